@@ -1,0 +1,1 @@
+"""Data layer: questions, the benchmark registry, training pairs. No torch here."""

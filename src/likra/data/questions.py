@@ -1,0 +1,84 @@
+"""The one type the rest of likra sees of a benchmark: a multiple-choice `Question`.
+
+A question is scored as a set of (context, continuation) requests, one per choice, the way
+lm-evaluation-harness does: the continuation is `target_delimiter + choice`. Most benchmarks share
+one context across choices; Winogrande's partial scoring gives each choice its own context
+(`choice_contexts`) and scores the same continuation after each.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+class DataError(ValueError):
+    """Bad input, located precisely: which file, which line (1-based) and which field."""
+
+    def __init__(self, message: str, path: str | None = None, line: int | None = None, field: str | None = None):
+        self.path, self.line, self.field, self.reason = path, line, field, message
+        where = ":".join(str(p) for p in (path, line) if p is not None)
+        prefix = f"{where}: " if where else ""
+        suffix = f" (field '{field}')" if field else ""
+        super().__init__(f"{prefix}{message}{suffix}")
+
+
+@dataclass(frozen=True)
+class Question:
+    """One multiple-choice question, in the prompt format of its benchmark."""
+
+    id: str
+    """Unique id within its benchmark (the dataset's own id where it has one)."""
+    benchmark: str
+    """Registry name of the benchmark it came from, e.g. 'arc_challenge'."""
+    context: str
+    """Prompt before the answer, e.g. 'Question: ...\\nAnswer:'. Shared by all choices unless
+    `choice_contexts` is set."""
+    choices: tuple[str, ...]
+    """Answer texts without the leading delimiter, e.g. ('7', '8'); per-character normalisation
+    counts these characters, like lm-eval's acc_norm."""
+    gold: int
+    """Index of the correct choice."""
+    target_delimiter: str = " "
+    """Put between context and choice; the scored continuation is `target_delimiter + choice`."""
+    choice_contexts: tuple[str, ...] | None = None
+    """Per-choice contexts (Winogrande partial scoring); then `choices` holds per-choice
+    continuations (usually all the same)."""
+    query: str = ""
+    """The bare question text (no template), used to detect train/test leaks."""
+    description: str = ""
+    """Preamble every context starts with (lm-eval's task `description`, e.g. MMLU's 'The following
+    are multiple choice questions (with answers) about anatomy.\n\n'). Already part of `context`;
+    few-shot examples go after it, and `fewshot_text` leaves it out so it is not repeated."""
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.gold < len(self.choices):
+            raise DataError(f"gold index {self.gold} out of range for {len(self.choices)} choices", field="gold")
+        if self.choice_contexts is not None and len(self.choice_contexts) != len(self.choices):
+            raise DataError("choice_contexts and choices differ in length", field="choice_contexts")
+        contexts = self.choice_contexts if self.choice_contexts is not None else (self.context,)
+        if any(not c.startswith(self.description) for c in contexts):
+            raise DataError("context does not start with the description", field="description")
+
+    def context_for(self, i: int) -> str:
+        """The context that choice `i` is scored after."""
+        return self.choice_contexts[i] if self.choice_contexts is not None else self.context
+
+    def continuation(self, i: int) -> str:
+        """The scored text of choice `i`: delimiter + choice."""
+        return self.target_delimiter + self.choices[i]
+
+    def requests(self) -> list[tuple[str, str]]:
+        """(context, continuation) per choice, in choice order."""
+        return [(self.context_for(i), self.continuation(i)) for i in range(len(self.choices))]
+
+    def fewshot_text(self) -> str:
+        """This question answered correctly, as a few-shot example (lm-eval style), without the
+        `description` preamble (lm-eval states it once, before all examples)."""
+        return self.context_for(self.gold)[len(self.description):] + self.continuation(self.gold)
+
+
+def normalise_text(text: str) -> str:
+    """Lower-case, strip punctuation and collapse spaces: the key for leak checks."""
+    text = re.sub(r"[^\w\s]", " ", text.lower())
+    return " ".join(text.split())
