@@ -1,0 +1,335 @@
+"""Row readers for JSONL, CSV and label (.lst) files, with every error located by file:line:field.
+
+Readers return `(rows, skipped)`: `rows` is a list of `(line, dict)` with 1-based line numbers, and
+`skipped` a `SkipReport`. Strict mode (the default) raises `DataError` on the first bad row; lenient
+mode skips the row and records why, so nothing is ever dropped silently.
+
+Also here: `get_field`, typed access to (dotted) row fields, and the checks every parser shares
+(`check_choices`, `check_gold`), so that parsers raise located errors instead of bare
+`KeyError`/`TypeError`; and `parse_user_row`, the user file format (docs/DATA_FORMAT.md).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from likra.data.questions import DataError, Question
+
+Rows = list[tuple[int, dict]]
+
+MAX_EXAMPLES = 5
+_MISSING = object()
+
+
+@dataclass
+class SkipReport:
+    """What lenient reading left out, and why."""
+
+    count: int = 0
+    """Number of rows skipped."""
+    reasons: Counter = field(default_factory=Counter)
+    """Reason (error category plus field) -> number of rows skipped for it."""
+    examples: list[str] = field(default_factory=list)
+    """The first few skipped rows, as 'file:line: message'."""
+
+    def add(self, err: DataError) -> None:
+        """Record one skipped row."""
+        self.count += 1
+        self.reasons[reason_key(err)] += 1
+        if len(self.examples) < MAX_EXAMPLES:
+            self.examples.append(str(err))
+
+    def merge(self, other: "SkipReport") -> None:
+        """Fold another report (e.g. of a second file) into this one."""
+        self.count += other.count
+        self.reasons.update(other.reasons)
+        self.examples.extend(other.examples[: max(0, MAX_EXAMPLES - len(self.examples))])
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def __str__(self) -> str:
+        if not self.count:
+            return "no rows skipped"
+        reasons = ", ".join(f"{r}: {n}" for r, n in self.reasons.most_common())
+        lines = [f"skipped {self.count} row(s) ({reasons})"]
+        lines += [f"  e.g. {e}" for e in self.examples]
+        return "\n".join(lines)
+
+
+def reason_key(err: DataError) -> str:
+    """A short category for a DataError: its message up to the first ':' plus the field."""
+    category = err.reason.split(":")[0].strip()
+    return f"{category} [{err.field}]" if err.field else category
+
+
+def locate(err: DataError, path: str | os.PathLike, line: int) -> DataError:
+    """The same error with file and line filled in (parsers raise it without them)."""
+    return DataError(err.reason, path=str(path), line=line if err.line is None else err.line, field=err.field)
+
+
+def handle(err: DataError, lenient: bool, skipped: SkipReport) -> None:
+    """Strict: raise. Lenient: record the row in `skipped` and carry on."""
+    if not lenient:
+        raise err
+    skipped.add(err)
+
+
+def _read_bytes(path: str | os.PathLike) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise DataError("file not found", path=str(path)) from None
+    except IsADirectoryError:
+        raise DataError("is a directory, not a file", path=str(path)) from None
+
+
+def _decode_line(raw: bytes, path: str, line: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(f"not UTF-8: byte 0x{raw[e.start]:02x} at column {e.start + 1}", path=path, line=line) from None
+
+
+def _split_lines(data: bytes) -> list[bytes]:
+    # Split on b"\n" only (never on other Unicode line breaks), so line numbers match `wc -l`/editors.
+    if data.startswith(b"\xef\xbb\xbf"):  # UTF-8 byte order mark, as some editors write
+        data = data[3:]
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return [ln[:-1] if ln.endswith(b"\r") else ln for ln in lines]
+
+
+def read_jsonl(path: str | os.PathLike, lenient: bool = False) -> tuple[Rows, SkipReport]:
+    """Read one JSON object per line. Blank lines are not rows and are ignored."""
+    path_s, rows, skipped = str(path), [], SkipReport()
+    for line, raw in enumerate(_split_lines(_read_bytes(path)), start=1):
+        try:
+            text = _decode_line(raw, path_s, line)
+            if not text.strip():
+                continue
+            rows.append((line, _parse_json_object(text, path_s, line)))
+        except DataError as e:
+            handle(e, lenient, skipped)
+    return rows, skipped
+
+
+def _parse_json_object(text: str, path: str, line: int) -> dict:
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DataError(f"invalid JSON: {e.msg} at column {e.colno}", path=path, line=line) from None
+    if not isinstance(obj, dict):
+        raise DataError(f"not a JSON object: row is a JSON {_json_type(obj)}", path=path, line=line)
+    return obj
+
+
+def _json_type(obj: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number", type(None): "null"}
+    return names.get(type(obj), type(obj).__name__)
+
+
+def read_csv(path: str | os.PathLike, lenient: bool = False) -> tuple[Rows, SkipReport]:
+    """Read a CSV file with a header row; each row becomes {column: text}.
+
+    A row's line number is the line it starts on (quoted cells may span lines)."""
+    path_s, rows, skipped = str(path), [], SkipReport()
+    text = _read_bytes(path).decode("utf-8", errors="surrogateescape")
+    # surrogateescape keeps undecodable bytes as lone surrogates, so csv can still split records and
+    # we can report the bad row by its own line instead of failing the whole file.
+    text = text.removeprefix("\ufeff")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header: list[str] | None = None
+    line = 1
+    while True:
+        start = line
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            line = reader.line_num + 1
+            err = DataError(f"invalid CSV: {e}", path=path_s, line=start)
+            if header is None:
+                raise err from None
+            handle(err, lenient, skipped)
+            continue
+        line = reader.line_num + 1
+        if not record or (len(record) == 1 and not record[0].strip()):
+            continue  # blank line
+        try:
+            _check_csv_encoding(record, path_s, start)
+            if header is None:
+                header = _check_header(record, path_s, start)
+                continue
+            rows.append((start, _csv_row(record, header, path_s, start)))
+        except DataError as e:
+            if header is None:
+                raise  # a bad header makes every row unreadable: never lenient about it
+            handle(e, lenient, skipped)
+    if header is None:
+        raise DataError("empty CSV file: no header row", path=path_s)
+    return rows, skipped
+
+
+def _check_csv_encoding(record: list[str], path: str, line: int) -> None:
+    for cell in record:
+        try:
+            cell.encode("utf-8")
+        except UnicodeEncodeError as e:
+            byte = ord(cell[e.start]) - 0xDC00
+            raise DataError(f"not UTF-8: byte 0x{byte:02x}", path=path, line=line) from None
+
+
+def _check_header(record: list[str], path: str, line: int) -> list[str]:
+    header = [h.strip() for h in record]
+    if any(not h for h in header):
+        raise DataError("empty column name in CSV header", path=path, line=line)
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise DataError(f"duplicate column in CSV header: {', '.join(dupes)}", path=path, line=line, field=dupes[0])
+    return header
+
+
+def _csv_row(record: list[str], header: list[str], path: str, line: int) -> dict:
+    if len(record) != len(header):
+        raise DataError(f"wrong number of cells: {len(record)} cells, header has {len(header)}", path=path, line=line)
+    return dict(zip(header, record))
+
+
+def count_lines(path: str | os.PathLike) -> int:
+    """Number of lines in a file, counted the way the readers number them."""
+    return len(_split_lines(_read_bytes(path)))
+
+
+def read_labels(path: str | os.PathLike) -> list[str]:
+    """A labels file (.lst): one label per line, as text, in row order."""
+    path_s = str(path)
+    return [_decode_line(raw, path_s, n).strip() for n, raw in enumerate(_split_lines(_read_bytes(path)), start=1)]
+
+
+def get_field(row: dict, name: str, kind: type | tuple[type, ...] = str, default: Any = _MISSING) -> Any:
+    """row[name] checked to be of `kind`; `name` may be dotted ('question.stem') to reach into
+    nested objects. Missing (or null) without a default, or the wrong type, is a DataError."""
+    value: Any = row
+    for part in name.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+        if value is None:
+            if default is not _MISSING:
+                return default
+            raise DataError("missing field", field=name)
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        wanted = " or ".join(_json_type(k()) if k in (list, dict, str, int, float) else k.__name__ for k in kinds)
+        raise DataError(f"wrong type: expected {wanted}, got {_json_type(value)}", field=name)
+    return value
+
+
+def check_choices(choices: list[str], name: str) -> None:
+    """At least two choices, none empty; `name` is the field named in errors."""
+    if len(choices) < 2:
+        raise DataError(f"fewer than 2 choices: got {len(choices)}", field=name)
+    for i, c in enumerate(choices):
+        if not c.strip():
+            raise DataError(f"empty choice: choice {i} is empty", field=name)
+
+
+def check_gold(gold: int, n_choices: int, name: str) -> int:
+    """`gold` if it indexes one of `n_choices` choices; `name` is the field named in errors."""
+    if not 0 <= gold < n_choices:
+        raise DataError(f"gold index out of range: {gold} for {n_choices} choices", field=name)
+    return gold
+
+
+# --- The user format (docs/DATA_FORMAT.md): question, choices, answer, optional id. ---
+
+
+def parse_user_row(row: dict, benchmark: str, line: int, is_csv: bool) -> Question:
+    """One row of the user format (docs/DATA_FORMAT.md) as a Question in the ARC prompt."""
+    question = _text(row, "question")
+    choices = _user_choices(row, is_csv)
+    gold = _user_answer(row.get("answer"), choices, is_csv)
+    qid = row.get("id")
+    if isinstance(qid, bool) or not isinstance(qid, (str, int, type(None))):
+        raise DataError("wrong type: id must be a string or an integer", field="id")
+    qid = str(qid).strip() if qid is not None and str(qid).strip() else str(line)
+    return Question(qid, benchmark, f"Question: {question}\nAnswer:", tuple(choices), gold, query=question)
+
+
+def _text(row: dict, name: str) -> str:
+    value = get_field(row, name, str).strip()
+    if not value:
+        raise DataError("missing field: it is empty", field=name)
+    return value
+
+
+def _user_choices(row: dict, is_csv: bool) -> list[str]:
+    columns = sorted((k for k in row if re.fullmatch(r"choice[1-9]\d*", k)), key=lambda k: int(k[6:]))
+    if "choices" in row and columns:
+        raise DataError(f"both 'choices' and {columns[0]}.. given; use one", field="choices")
+    if columns and is_csv:
+        return _choice_columns(row, columns)
+    raw = get_field(row, "choices", (list, str) if is_csv else list)
+    if isinstance(raw, str):  # CSV: a JSON-encoded list in one cell
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as e:
+            raise DataError(f"invalid JSON: {e.msg} in the choices cell", field="choices") from None
+        if not isinstance(raw, list):
+            raise DataError("wrong type: choices must be a JSON list", field="choices")
+    choices = []
+    for i, c in enumerate(raw):
+        if isinstance(c, bool) or not isinstance(c, (str, int)):
+            raise DataError(f"wrong type: choice {i} is not a string", field="choices")
+        choices.append(str(c).strip())
+    check_choices(choices, "choices")
+    return choices
+
+
+def _choice_columns(row: dict, columns: list[str]) -> list[str]:
+    # Trailing empty cells let rows have fewer choices than there are columns; a gap is an error.
+    cells = [row[c].strip() for c in columns]
+    if columns != [f"choice{i}" for i in range(1, len(columns) + 1)]:
+        raise DataError(f"choice columns must be choice1..choiceN without gaps, got {', '.join(columns)}", field=columns[0])
+    while cells and not cells[-1]:
+        cells.pop()
+    for i, c in enumerate(cells):
+        if not c:
+            raise DataError(f"empty choice: choice {i} is empty", field=columns[i])
+    check_choices(cells, f"choice{min(len(cells) + 1, 2)}")  # name the first missing column
+    return cells
+
+
+def _user_answer(value: object, choices: list[str], is_csv: bool) -> int:
+    """0-based index, or the exact text of one choice (CSV cells are text: a number is taken as an
+    index unless it is also a choice's text, and the two readings must then agree)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise DataError("missing field", field="answer")
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise DataError("wrong type: answer must be an index or a choice's text", field="answer")
+    if isinstance(value, int):
+        return check_gold(value, len(choices), "answer")
+    text = value.strip()
+    matches = [i for i, c in enumerate(choices) if c == text]
+    index = int(text) if is_csv and re.fullmatch(r"-?\d+", text) else None
+    if matches and index is not None and not 0 <= index < len(choices):
+        index = None  # an out-of-range number that is a choice's text is just that text
+    if len(matches) > 1:
+        raise DataError(f"ambiguous answer: {text!r} is the text of choices {matches}", field="answer")
+    if matches and index is not None and index != matches[0]:
+        raise DataError(f"ambiguous answer: {text!r} is choice {matches[0]}'s text and also an index", field="answer")
+    if matches:
+        return matches[0]
+    if index is not None:
+        return check_gold(index, len(choices), "answer")
+    hint = " (write an index as a JSON number)" if text.lstrip("-").isdigit() else ""
+    raise DataError(f"answer matches no choice: {text!r}{hint}", field="answer")

@@ -1,0 +1,89 @@
+"""Few-shot contexts: lm-eval's layout and sampling, seeded, never the question itself."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from likra.data.fewshot import fewshot_context, fewshot_contexts, with_fewshot
+from likra.data.questions import Question
+
+
+def test_k0_is_empty(toy_questions):
+    assert fewshot_context(toy_questions[0], toy_questions, 0, seed=1) == ""
+
+
+def test_layout_and_self_exclusion(toy_questions):
+    q = toy_questions[0]
+    for seed in range(30):
+        ctx = fewshot_context(q, toy_questions, 3, seed=seed)
+        blocks = ctx.split("\n\n")
+        assert ctx.endswith("\n\n") and len(blocks) == 4 and blocks[-1] == ""
+        texts = {p.fewshot_text() for p in toy_questions}
+        assert all(b in texts for b in blocks[:3]) and q.fewshot_text() not in blocks
+        assert len(set(blocks[:3])) == 3
+
+
+def test_seeded(toy_questions):
+    q = toy_questions[4]
+    assert fewshot_context(q, toy_questions, 3, seed=1) == fewshot_context(q, toy_questions, 3, seed=1)
+    assert len({fewshot_context(q, toy_questions, 3, seed=s) for s in range(10)}) > 1
+    # Per-question generators: different questions get different examples under one seed.
+    assert len({fewshot_context(p, toy_questions, 3, seed=1) for p in toy_questions}) > 1
+
+
+def test_batch_matches_lm_eval_sampling(toy_questions):
+    """lm-eval's ContextSampler: one Random(seed); sample(docs, k+1), drop the doc, keep k."""
+    k, seed = 2, 1234
+    rnd, expected = random.Random(seed), []
+    for q in toy_questions:
+        drawn = [d for d in rnd.sample(toy_questions, k + 1) if d != q][:k]
+        expected.append("".join(d.fewshot_text() + "\n\n" for d in drawn))
+    assert fewshot_contexts(toy_questions, toy_questions, k, seed) == expected
+
+
+def test_other_split_pool_draws_k(toy_questions):
+    pool, q = toy_questions[1:], toy_questions[0]  # q not in the pool: k draws, as lm-eval
+    rnd = random.Random(7)
+    expected = "".join(d.fewshot_text() + "\n\n" for d in rnd.sample(pool, 2))
+    assert fewshot_contexts([q], pool, 2, seed=7) == [expected]
+
+
+def test_first_n_and_too_small_pool(toy_questions):
+    q = toy_questions[1]
+    ctx = fewshot_context(q, toy_questions, 2, seed=0, sampler="first_n")
+    assert ctx == toy_questions[0].fewshot_text() + "\n\n" + toy_questions[2].fewshot_text() + "\n\n"
+    with pytest.raises(ValueError, match="pool has 3 candidate examples"):
+        fewshot_context(q, toy_questions[:3], 3, seed=0)
+
+
+def test_description_groups_and_with_fewshot():
+    def mmlu(qid: str, subject: str, gold: int) -> Question:
+        d = f"About {subject}.\n\n"
+        return Question(qid, "mmlu", d + f"{qid}?\nAnswer:", ("A", "B"), gold, description=d)
+
+    pool = [mmlu(f"a{i}", "art", 0) for i in range(3)] + [mmlu(f"b{i}", "bio", 1) for i in range(3)]
+    q = mmlu("t", "art", 1)
+    prefix = fewshot_context(q, pool, 2, seed=0, sampler="first_n")
+    assert prefix == "a0?\nAnswer: A\n\na1?\nAnswer: A\n\n"  # same subject only, no description
+    shot = with_fewshot(q, prefix)
+    assert shot.context == "About art.\n\n" + prefix + "t?\nAnswer:"
+    assert shot.requests()[1] == (shot.context, " B") and with_fewshot(q, "") is q
+
+
+def test_with_fewshot_winogrande_contexts():
+    q = Question("w", "winogrande", "Ann beat Bo so ", ("won.", "won."), 0,
+                 choice_contexts=("Ann beat Bo so Ann", "Ann beat Bo so Bo"))
+    shot = with_fewshot(q, "EX\n\n")
+    assert shot.choice_contexts == ("EX\n\nAnn beat Bo so Ann", "EX\n\nAnn beat Bo so Bo")
+    assert shot.context == "EX\n\nAnn beat Bo so "
+
+
+def test_real_mmlu_fewshot(real):
+    test, dev = real("mmlu", "test"), real("mmlu", "dev")
+    q = test[0]
+    prefix = fewshot_context(q, dev.questions, 5, seed=0, sampler="first_n")
+    shot = with_fewshot(q, prefix)
+    assert shot.context.startswith(q.description + dev[0].fewshot_text() + "\n\n")
+    assert shot.context.count("The following are") == 1 and prefix.count("\nAnswer: ") == 5
