@@ -1,0 +1,1 @@
+"""Scoring: the engine, the score table and the decision rules."""

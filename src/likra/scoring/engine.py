@@ -1,0 +1,173 @@
+"""The scoring engine: log-likelihood of every choice under every head, in as few passes as possible.
+
+- Shared prefix: a question's common prefix runs once and its choices branch off it (packing.py).
+- Mixed-adapter batches: each packed row appears once per head in the same batch, and PEFT's
+  `adapter_names` routes each row through its own LoRA head ('__base__' for the bare model).
+- Logits only where scored: the decoder's hidden states are gathered at the predicting positions
+  and only those go through the LM head, in chunks, with log-softmax in float32.
+Every front door (CLI, API, experiments, benchmarks) scores through `ScoringEngine`.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+from tqdm.auto import tqdm
+
+from likra.data.questions import Question
+from likra.lm_head import last_hidden, output_head, selected_log_probs
+from likra.scoring.packing import PackedQuestion, collate, pack_question, tree_mask
+from likra.scoring.table import BASE_CHECKPOINT, ScoreRow, ScoreTable
+from likra.tokenize import encode_pair
+
+PEFT_BASE = "__base__"
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    batch_tokens: int = 8192
+    """Padded tokens per forward pass (rows x longest row); the main memory/speed knob."""
+    lm_head_chunk: int = 1024
+    """Scored positions per LM-head matmul; bounds logits memory for large vocabularies."""
+    progress: bool = True
+    """Show a progress bar."""
+
+
+class ScoringEngine:
+    """Scores questions under the base model and any of its LoRA heads."""
+
+    def __init__(self, model, tokenizer, prefix_token_ids: Sequence[int] = (), config: EngineConfig = EngineConfig()):
+        self.model, self.tokenizer, self.config = model, tokenizer, config
+        self.prefix_ids = list(prefix_token_ids)
+        self.is_peft = hasattr(model, "peft_config")
+        self.hf_model = model.get_base_model() if self.is_peft else model
+        self.decoder, self.lm_head, self.softcap = output_head(self.hf_model)
+        cfg = self.hf_model.config
+        self.layer_types = sorted(set(getattr(cfg, "layer_types", None) or [])) or None
+        self.sliding_window = getattr(cfg, "sliding_window", None)
+        self.use_bool_mask = getattr(cfg, "_attn_implementation", "eager") == "sdpa"
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        self.pad_id = pad if pad is not None else 0
+        self._verified = False
+
+    # ---- public -------------------------------------------------------------------------------
+    def score(self, questions: Sequence[Question], heads: Sequence[str] = ("base",), checkpoint: str = "final") -> ScoreTable:
+        """Score every choice of every question under each head ('base' or an adapter name)."""
+        self._check_heads(heads)
+        if not self._verified:
+            self._verify_output_head()
+        packed = [self._pack(i, q) for i, q in enumerate(questions)]
+        table = ScoreTable()
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.inference_mode(), tqdm(total=len(packed), desc="scoring", unit="q",
+                                             disable=not self.config.progress) as bar:
+                for batch in self._batches(packed, len(heads)):
+                    results = self._run_batch(batch, heads)
+                    for p, h, per_choice in results:
+                        table.extend(self._rows(questions[p.index], h, checkpoint, per_choice))
+                    bar.update(len(batch))
+        finally:
+            self.model.train(was_training)
+        return table
+
+    # ---- steps --------------------------------------------------------------------------------
+    def _check_heads(self, heads: Sequence[str]) -> None:
+        known = set(self.model.peft_config) if self.is_peft else set()
+        unknown = [h for h in heads if h != "base" and h not in known]
+        if unknown:
+            raise ValueError(f"unknown head(s) {unknown}; the model has 'base' and {sorted(known)}")
+
+    def _pack(self, index: int, q: Question) -> PackedQuestion:
+        enc = [encode_pair(self.tokenizer, self.prefix_ids, ctx, cont) for ctx, cont in q.requests()]
+        return pack_question(index, enc)
+
+    def _batches(self, packed: list[PackedQuestion], copies: int):
+        """Longest first, so padding stays small and an out-of-memory error comes early."""
+        order = sorted(packed, key=lambda p: -len(p.input_ids))
+        batch: list[PackedQuestion] = []
+        for p in order:
+            longest = len(batch[0].input_ids) if batch else len(p.input_ids)
+            if batch and (len(batch) + 1) * copies * longest > self.config.batch_tokens:
+                yield batch
+                batch = []
+            batch.append(p)
+        if batch:
+            yield batch
+
+    def _mask(self, branch: torch.Tensor, pos: torch.Tensor):
+        def build(window):
+            allowed = tree_mask(branch, pos, window)
+            if self.use_bool_mask:
+                return allowed
+            dtype = self.hf_model.dtype
+            return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill(~allowed, torch.finfo(dtype).min)
+
+        if self.layer_types is None:
+            return build(None)
+        # models with per-layer attention types (Gemma 3, Qwen 2) take one mask per type
+        return {t: build(self.sliding_window if "sliding" in t else None) for t in self.layer_types}
+
+    def _hidden(self, input_ids, position_ids, mask, adapter_names):
+        hooks = (self.model.base_model._enable_peft_forward_hooks(adapter_names=adapter_names)
+                 if self.is_peft else nullcontext())
+        with hooks:
+            out = self.decoder(input_ids=input_ids, attention_mask=mask, position_ids=position_ids, use_cache=False)
+        return last_hidden(out)
+
+    def _run_batch(self, batch: list[PackedQuestion], heads: Sequence[str]):
+        device = self.hf_model.device
+        t = {k: v.to(device) for k, v in collate(batch, len(heads), self.pad_id).items()}
+        names = [PEFT_BASE if h == "base" else h for _ in batch for h in heads]
+        hidden = self._hidden(t["input_ids"], t["position_ids"], self._mask(t["branch"], t["position_ids"]), names)
+        rows, cols, tgts, owners = [], [], [], []
+        for bi, p in enumerate(batch):
+            for hi in range(len(heads)):
+                r = bi * len(heads) + hi
+                for c, pairs in enumerate(p.targets):
+                    for col, tok in pairs:
+                        rows.append(r), cols.append(col), tgts.append(tok), owners.append((bi, hi, c))
+        sel = hidden[torch.tensor(rows, device=device), torch.tensor(cols, device=device)]
+        lp, greedy = selected_log_probs(self.lm_head, self.softcap, sel, torch.tensor(tgts, device=device),
+                                       self.config.lm_head_chunk)
+        return self._sum_per_choice(batch, heads, owners, lp.tolist(), greedy.tolist())
+
+    @staticmethod
+    def _sum_per_choice(batch, heads, owners, lp, greedy):
+        acc: dict[tuple[int, int, int], list] = {}
+        for key, v, g in zip(owners, lp, greedy):
+            a = acc.setdefault(key, [0.0, 0, True])
+            a[0] += v
+            a[1] += 1
+            a[2] = a[2] and g
+        out = []
+        for bi, p in enumerate(batch):
+            for hi, h in enumerate(heads):
+                out.append((p, h, [acc[(bi, hi, c)] for c in range(len(p.targets))]))
+        return out
+
+    @staticmethod
+    def _rows(q: Question, head: str, checkpoint: str, per_choice) -> list[ScoreRow]:
+        cp = BASE_CHECKPOINT if head == "base" else checkpoint
+        return [ScoreRow(q.id, q.benchmark, c, head, cp, lp, n, len(q.choices[c]), len(q.choices[c].encode("utf-8")),
+                         c == q.gold, bool(g)) for c, (lp, n, g) in enumerate(per_choice)]
+
+    def _verify_output_head(self) -> None:
+        """Decoder + LM head must reproduce the model's own logits; guards unusual architectures."""
+        ids = torch.tensor([self.prefix_ids + self.tokenizer("likra check", add_special_tokens=False)["input_ids"]],
+                           device=self.hf_model.device)
+        ctx = self.model.disable_adapter() if self.is_peft else nullcontext()
+        with torch.inference_mode(), ctx:
+            ref = self.hf_model(input_ids=ids).logits[0].float()
+            hid = last_hidden(self.decoder(input_ids=ids, use_cache=False))[0]
+            ours = self.lm_head(hid).float()
+            if self.softcap:
+                ours = torch.tanh(ours / self.softcap) * self.softcap
+        if not torch.allclose(ref, ours, atol=1e-3, rtol=1e-3):
+            raise RuntimeError(f"{type(self.hf_model).__name__}: decoder + output head do not reproduce the model's "
+                               "logits; this architecture needs support in likra.scoring.engine")
+        self._verified = True

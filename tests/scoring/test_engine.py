@@ -1,0 +1,75 @@
+"""The engine's numbers equal the naive one-forward-per-(context, choice, head) computation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from likra.data.questions import Question
+from likra.heads import LoraSettings, attach_heads
+from likra.scoring.engine import EngineConfig, ScoringEngine
+from tests.conftest import build_model
+from tests.scoring.naive import naive_logprob
+
+QUESTIONS = [
+    Question("q1", "toy", "Question: Which gas do plants take in?\nAnswer:",
+             ("carbon dioxide", "oxygen", "nitrogen", "water"), 0),
+    Question("q2", "toy", "The cat sat on the", ("mat.", "park.", "mat. The dog ran"), 1),
+    # Winogrande-style: a context per choice, the same continuation
+    Question("q3", "toy", "", ("ran in the park.", "ran in the park."), 1,
+             choice_contexts=("The dog and the cat: the dog", "The dog and the cat: the cat")),
+    Question("q4", "toy", "Paris is the capital of ", ("France", "the Moon"), 0),  # trailing space moves
+    Question("q5", "toy", "Answer:", ("heat", "heat"), 0),  # identical choices
+]
+
+
+def _randomise_heads(model, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if "lora_B" in n:
+                p.copy_(torch.randn(p.shape, generator=g) * 0.5)
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen2", "gemma3"])
+@pytest.mark.parametrize("batch_tokens", [64, 100000])
+def test_engine_equals_naive(tokenizer, arch, batch_tokens):
+    model = attach_heads(build_model(arch), LoraSettings())
+    _randomise_heads(model)
+    engine = ScoringEngine(model, tokenizer, [1], EngineConfig(batch_tokens=batch_tokens, progress=False))
+    table = engine.score(QUESTIONS, heads=("base", "pos", "neg"), checkpoint="7")
+    assert len(table) == 3 * sum(len(q.choices) for q in QUESTIONS)
+    by_q = {q.id: q for q in QUESTIONS}
+    for row in table:
+        q = by_q[row.question_id]
+        ref = naive_logprob(model, tokenizer, [1], q.context_for(row.choice), q.continuation(row.choice), row.head)
+        assert row.logprob == pytest.approx(ref, abs=1e-4), (row, ref)
+        assert row.checkpoint == ("-" if row.head == "base" else "7")
+        assert row.gold == (row.choice == q.gold)
+        assert row.n_chars == len(q.choices[row.choice])
+
+
+def test_heads_give_different_scores(tokenizer):
+    model = attach_heads(build_model("llama"))
+    _randomise_heads(model)
+    table = ScoringEngine(model, tokenizer, [], EngineConfig(progress=False)).score(QUESTIONS[:1], ("base", "pos", "neg"))
+    by_head = {h: [r.logprob for r in table.select(h)] for h in ("base", "pos", "neg")}
+    assert by_head["base"] != by_head["pos"] != by_head["neg"]
+
+
+def test_eager_attention_float_mask(tokenizer):
+    model = attach_heads(build_model("gemma3", attn="eager"))
+    _randomise_heads(model)
+    table = ScoringEngine(model, tokenizer, [1], EngineConfig(progress=False)).score(QUESTIONS, ("base", "neg"))
+    for row in table:
+        q = next(q for q in QUESTIONS if q.id == row.question_id)
+        ref = naive_logprob(model, tokenizer, [1], q.context_for(row.choice), q.continuation(row.choice), row.head)
+        assert row.logprob == pytest.approx(ref, abs=1e-4)
+
+
+def test_plain_model_without_heads(tokenizer):
+    model = build_model("llama")
+    table = ScoringEngine(model, tokenizer, [], EngineConfig(progress=False)).score(QUESTIONS[:2])
+    assert {r.head for r in table} == {"base"}
+    with pytest.raises(ValueError, match="unknown head"):
+        ScoringEngine(model, tokenizer).score(QUESTIONS[:1], heads=("pos",))
