@@ -1,0 +1,79 @@
+"""End to end through the command line: a tiny model folder, real ARC data, train -> eval -> report -> score."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from likra.cli import main
+from likra.paths import data_root
+from tests.conftest import build_model
+
+pytestmark = pytest.mark.skipif(not (data_root() / "arc").is_dir(), reason="benchmark data not found")
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory, tokenizer):
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    build_model("llama").save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_train_eval_report_score(model_dir, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["--quiet", "train", "--model", str(model_dir), "--n-train", "12", "--lr", "1e-2",
+                 "--batch-size", "4", "--out", str(run)]) == 0
+    record = json.loads((run / "run.json").read_text())
+    assert record["data"]["used"] == 12
+    assert record["heads"]["pos"]["examples_seen"] == 12 and record["heads"]["neg"]["examples_seen"] == 12
+    assert record["config"]["train"]["lr"] == 1e-2 and "torch" in record["versions"]
+    assert sorted(p.name for p in (run / "neg").glob("checkpoint-*"))[-1] == "checkpoint-000012"
+
+    out = tmp_path / "eval"
+    assert main(["--quiet", "eval", "--run", str(run), "--model", str(model_dir), "--limit", "6",
+                 "--checkpoints", "all", "--weights", "0.5,1", "--out", str(out), "--plot"]) == 0
+    printed = capsys.readouterr().out
+    assert "Likra" in printed and "Base-Likra" in printed and "SFT" in printed
+    results = json.loads((out / "results.json").read_text())
+    assert results["questions"] == 6 and results["checkpoints"] == [1, 2, 4, 8, 12]
+    rules = {(r["checkpoint"], r["rule"], r["weight"]) for r in results["results"]}
+    assert ("12", "likra", 0.5) in rules and ("1", "base-likra", 1.0) in rules
+    assert (out / "accuracy.png").stat().st_size > 1000
+    n_choices = sum(1 for line in (out / "scores.csv").read_text().splitlines()[1:] if ",base," in line)
+    assert 6 * 3 <= n_choices <= 6 * 5
+    # 'report' recomputes the same numbers from the table alone
+    assert main(["report", str(out / "scores.csv"), "--weights", "0.5,1", "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["results"] == results["results"]
+
+    assert main(["score", "--run", str(run), "--model", str(model_dir), "--question", "What gives us light?",
+                 "--answers", "the Sun", "a rock"]) == 0
+    scored = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    probs = [a["probability"] for a in scored["answers"]]
+    assert scored["rule"] == "likra" and sum(probs) == pytest.approx(1.0)
+    assert set(scored["answers"][0]["loglik"]) == {"base", "pos", "neg"}
+
+
+def test_negatives_only_run_has_no_pos_head(model_dir, tmp_path):
+    run = tmp_path / "negonly"
+    assert main(["--quiet", "train", "--model", str(model_dir), "--n-train", "4", "--negatives-only",
+                 "--negatives", "irrelevant", "--out", str(run)]) == 0
+    assert not (run / "pos").exists() and (run / "neg" / "checkpoint-000004").is_dir()
+
+
+def test_bad_input_is_a_clear_error_not_a_traceback(model_dir, tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "q", "choices": ["a", "b"], "answer": 5}\n')
+    code = main(["--quiet", "train", "--model", str(model_dir), "--user-file", str(bad), "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and "bad.jsonl:1" in err and "answer" in err
+
+
+def test_help_explains_every_subcommand(capsys):
+    for cmd in ("train", "eval", "score", "report", "demo"):
+        with pytest.raises(SystemExit) as e:
+            main([cmd, "--help"])
+        assert e.value.code == 0
+    assert "--negatives-only" in capsys.readouterr().out
