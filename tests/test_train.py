@@ -132,3 +132,29 @@ def test_pos_head_raises_gold_and_neg_head_raises_wrong_answers(tokenizer, tmp_p
         likra_gold = naive_logprob(model, tokenizer, [], c, g, "pos") - naive_logprob(model, tokenizer, [], c, g, "neg")
         likra_wrong = naive_logprob(model, tokenizer, [], c, w, "pos") - naive_logprob(model, tokenizer, [], c, w, "neg")
         assert likra_gold > likra_wrong
+
+
+@pytest.mark.parametrize("arch", ["llama", "gemma3"])
+def test_packed_rows_give_the_same_loss_and_gradients_as_padding(tokenizer, arch):
+    from likra.heads import make_trainable
+    from likra.tokenize import encode_pair
+    from likra.train import _packed, _padded, answer_loss
+
+    model = attach_heads(build_model(arch))
+    params = make_trainable(model, "pos")
+    with torch.no_grad():
+        for p in params:
+            p.add_(torch.randn_like(p) * 0.1)
+    encoded = [encode_pair(tokenizer, [1], p.context, p.answer) for p in PAIRS[:6]]
+    results = []
+    for batch in (_padded(encoded, 0), _packed(encoded, 0, 1024), _packed(encoded, 0, 40)):
+        model.zero_grad()
+        loss = answer_loss(model, batch)
+        loss.backward()
+        results.append((loss.item(), [p.grad.clone() for p in params]))
+    assert _packed(encoded, 0, 1024)["input_ids"].shape[0] == 1  # all six in one row
+    assert _packed(encoded, 0, 40)["input_ids"].shape[0] > 1
+    for loss, grads in results[1:]:
+        assert loss == pytest.approx(results[0][0], abs=1e-5)
+        for g, g0 in zip(grads, results[0][1]):
+            torch.testing.assert_close(g, g0, atol=1e-5, rtol=1e-4)

@@ -23,6 +23,7 @@ from likra.data.negatives import TrainingPair
 from likra.heads import HeadMeta, head_parameters, make_trainable, save_head
 from likra.io_utils import atomic_write_json
 from likra.lm_head import last_hidden, output_head, selected_log_probs
+from likra.masks import PAD, model_masks
 from likra.tokenize import encode_pair
 
 STATE_DIR = "train_state"
@@ -46,6 +47,9 @@ class TrainConfig:
     """Save the head at every power of two of examples seen (a learning curve from one run)."""
     state_every: int = 20
     """Optimiser steps between resume states (also written at every checkpoint)."""
+    pack_tokens: int = 1024
+    """Pack a step's examples into rows of up to this many tokens, without padding (each example
+    attends only to itself); 0 = classic padded batches. Same loss either way, less wasted compute."""
 
 
 @dataclass
@@ -97,7 +101,8 @@ def example_order(n: int, epochs: int, seed: int) -> list[int]:
     return order
 
 
-def _collate(encoded: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
+def _padded(encoded: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
+    """One example per row, right-padded: the classic layout."""
     length = max(len(c) + len(a) for c, a in encoded)
     ids, mask, targets = [], [], []
     for ctx, ans in encoded:
@@ -109,11 +114,48 @@ def _collate(encoded: list[tuple[list[int], list[int]]], pad_id: int) -> dict[st
     return {"input_ids": torch.tensor(ids), "attention_mask": torch.tensor(mask), "targets": torch.tensor(targets)}
 
 
+def _packed(encoded: list[tuple[list[int], list[int]]], pad_id: int, row_tokens: int) -> dict[str, torch.Tensor]:
+    """Examples packed first-fit, in order, into as few rows as fit `row_tokens` (or the longest example)."""
+    cap = max(row_tokens, max(len(c) + len(a) for c, a in encoded))
+    rows: list[list[int]] = []
+    fill: list[int] = []
+    for i, (c, a) in enumerate(encoded):
+        n = len(c) + len(a)
+        r = next((r for r, used in enumerate(fill) if used + n <= cap), None)
+        if r is None:
+            rows.append([]), fill.append(0)
+            r = len(rows) - 1
+        rows[r].append(i)
+        fill[r] += n
+    length = max(fill)
+    ids, pos, seg, targets = [], [], [], []
+    for members in rows:
+        row = {"ids": [], "pos": [], "seg": [], "tgt": []}
+        for i in members:
+            ctx, ans = encoded[i]
+            row["ids"] += ctx + ans
+            row["pos"] += list(range(len(ctx) + len(ans)))
+            row["seg"] += [i] * (len(ctx) + len(ans))
+            row["tgt"] += [-100] * len(ctx) + ans
+        pad = length - len(row["ids"])
+        ids.append(row["ids"] + [pad_id] * pad)
+        pos.append(row["pos"] + [0] * pad)
+        seg.append(row["seg"] + [PAD] * pad)
+        targets.append(row["tgt"] + [-100] * pad)
+    return {"input_ids": torch.tensor(ids), "position_ids": torch.tensor(pos), "segment": torch.tensor(seg),
+            "targets": torch.tensor(targets)}
+
+
 def answer_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Mean negative log-likelihood of answer tokens; logits only at the positions predicting them."""
     hf = model.get_base_model() if hasattr(model, "peft_config") else model
     decoder, lm_head, softcap = output_head(hf)
-    hidden = last_hidden(decoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False))
+    if "segment" in batch:  # packed rows: a block-diagonal mask and per-example positions
+        mask = model_masks(hf.config, batch["segment"], batch["position_ids"], hf.dtype)
+        out = decoder(input_ids=batch["input_ids"], attention_mask=mask, position_ids=batch["position_ids"], use_cache=False)
+    else:
+        out = decoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False)
+    hidden = last_hidden(out)
     targets = batch["targets"][:, 1:]
     rows, cols = (targets != -100).nonzero(as_tuple=True)
     lp, _ = selected_log_probs(lm_head, softcap, hidden[rows, cols], targets[rows, cols])
@@ -169,12 +211,14 @@ class HeadTrainer:
 
     def _step(self, opt, params, batch_pairs: list[TrainingPair]) -> float:
         encoded = [encode_pair(self.tokenizer, self.prefix_ids, p.context, p.answer) for p in batch_pairs]
-        batch = {k: v.to(self.model.device) for k, v in _collate(encoded, self.pad_id).items()}
+        cfg = self.config
+        layout = _packed(encoded, self.pad_id, cfg.pack_tokens) if cfg.pack_tokens else _padded(encoded, self.pad_id)
+        batch = {k: v.to(self.model.device) for k, v in layout.items()}
         loss = answer_loss(self.model, batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        if self.config.grad_clip:
-            torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip)
+        if cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
         opt.step()
         return loss.item()
 

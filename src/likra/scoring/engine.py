@@ -19,7 +19,8 @@ from tqdm.auto import tqdm
 
 from likra.data.questions import Question
 from likra.lm_head import last_hidden, output_head, selected_log_probs
-from likra.scoring.packing import PackedQuestion, collate, pack_question, tree_mask
+from likra.masks import model_masks
+from likra.scoring.packing import PackedQuestion, collate, pack_question
 from likra.scoring.table import BASE_CHECKPOINT, ScoreRow, ScoreTable
 from likra.tokenize import encode_pair
 
@@ -45,10 +46,6 @@ class ScoringEngine:
         self.is_peft = hasattr(model, "peft_config")
         self.hf_model = model.get_base_model() if self.is_peft else model
         self.decoder, self.lm_head, self.softcap = output_head(self.hf_model)
-        cfg = self.hf_model.config
-        self.layer_types = sorted(set(getattr(cfg, "layer_types", None) or [])) or None
-        self.sliding_window = getattr(cfg, "sliding_window", None)
-        self.use_bool_mask = getattr(cfg, "_attn_implementation", "eager") == "sdpa"
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.pad_id = pad if pad is not None else 0
         self._verified = False
@@ -99,19 +96,6 @@ class ScoringEngine:
         if batch:
             yield batch
 
-    def _mask(self, branch: torch.Tensor, pos: torch.Tensor):
-        def build(window):
-            allowed = tree_mask(branch, pos, window)
-            if self.use_bool_mask:
-                return allowed
-            dtype = self.hf_model.dtype
-            return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill(~allowed, torch.finfo(dtype).min)
-
-        if self.layer_types is None:
-            return build(None)
-        # models with per-layer attention types (Gemma 3, Qwen 2) take one mask per type
-        return {t: build(self.sliding_window if "sliding" in t else None) for t in self.layer_types}
-
     def _hidden(self, input_ids, position_ids, mask, adapter_names):
         hooks = (self.model.base_model._enable_peft_forward_hooks(adapter_names=adapter_names)
                  if self.is_peft else nullcontext())
@@ -123,7 +107,8 @@ class ScoringEngine:
         device = self.hf_model.device
         t = {k: v.to(device) for k, v in collate(batch, len(heads), self.pad_id).items()}
         names = [PEFT_BASE if h == "base" else h for _ in batch for h in heads]
-        hidden = self._hidden(t["input_ids"], t["position_ids"], self._mask(t["branch"], t["position_ids"]), names)
+        mask = model_masks(self.hf_model.config, t["segment"], t["position_ids"], self.hf_model.dtype)
+        hidden = self._hidden(t["input_ids"], t["position_ids"], mask, names)
         rows, cols, tgts, owners = [], [], [], []
         for bi, p in enumerate(batch):
             for hi in range(len(heads)):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-TRUNK, PAD = -1, -2
+from likra.masks import PAD, TRUNK
 
 
 @dataclass
@@ -69,17 +69,4 @@ def collate(packed: list[PackedQuestion], copies: int, pad_id: int) -> dict[str,
             ids.append(p.input_ids + [pad_id] * pad)
             pos.append(p.position_ids + [0] * pad)
             branch.append(p.branch + [PAD] * pad)
-    return {"input_ids": torch.tensor(ids), "position_ids": torch.tensor(pos), "branch": torch.tensor(branch)}
-
-
-def tree_mask(branch: torch.Tensor, position_ids: torch.Tensor, sliding_window: int | None = None) -> torch.Tensor:
-    """Boolean [B, 1, L, L] mask: query q may attend key k (True) under the trunk/branch rule."""
-    length = branch.shape[1]
-    idx = torch.arange(length, device=branch.device)
-    causal = idx[None, :, None] >= idx[None, None, :]
-    bq, bk = branch[:, :, None], branch[:, None, :]
-    # a pad query sees the trunk and other pads so its softmax row is never empty; real queries never see pads
-    allowed = causal & ((bk == TRUNK) | (bk == bq))
-    if sliding_window is not None:
-        allowed &= (position_ids[:, :, None] - position_ids[:, None, :]) < sliding_window
-    return allowed[:, None, :, :]
+    return {"input_ids": torch.tensor(ids), "position_ids": torch.tensor(pos), "segment": torch.tensor(branch)}
