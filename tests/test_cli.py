@@ -77,3 +77,51 @@ def test_help_explains_every_subcommand(capsys):
             main([cmd, "--help"])
         assert e.value.code == 0
     assert "--negatives-only" in capsys.readouterr().out
+
+
+def test_same_seed_same_numbers_and_config_file(model_dir, tmp_path, capsys):
+    cfg = tmp_path / "run.toml"
+    cfg.write_text('[data]\nn_train = 6\nnegative_kind = "irrelevant"\n\n[train]\nlr = 0.01\nbatch_size = 2\n'
+                   '\n[lora]\nr = 4\n')
+    tables = []
+    for name in ("a", "b"):
+        run = tmp_path / name
+        assert main(["--quiet", "train", "--config", str(cfg), "--model", str(model_dir), "--out", str(run)]) == 0
+        record = json.loads((run / "run.json").read_text())
+        assert record["config"]["lora"]["r"] == 4 and record["config"]["data"]["negative_kind"] == "irrelevant"
+        assert main(["--quiet", "eval", "--run", str(run), "--model", str(model_dir), "--limit", "4",
+                     "--out", str(run / "eval")]) == 0
+        tables.append((run / "eval" / "scores.csv").read_text())
+    assert tables[0] == tables[1]  # bit-identical score tables from two runs with the same seed
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[train]\nlearning_rate = 1\n")
+    assert main(["train", "--config", str(bad), "--model", str(model_dir), "--out", str(tmp_path / "c")]) == 2
+    assert "unknown setting(s) ['learning_rate']" in capsys.readouterr().err
+
+
+def test_eval_resumes_from_partial_table(model_dir, tmp_path, monkeypatch):
+
+    run = tmp_path / "run"
+    assert main(["--quiet", "train", "--model", str(model_dir), "--n-train", "4", "--out", str(run)]) == 0
+    out = tmp_path / "eval"
+    calls = []
+    from likra.likra_model import LikraModel
+
+    real = LikraModel.use_checkpoint
+
+    def failing(self, seen):
+        calls.append(seen)
+        if seen == 4 and len(calls) == 3:
+            raise KeyboardInterrupt  # interrupted while scoring the last checkpoint
+        return real(self, seen)
+
+    monkeypatch.setattr(LikraModel, "use_checkpoint", failing)
+    args = ["--quiet", "eval", "--run", str(run), "--model", str(model_dir), "--limit", "3", "--checkpoints", "all",
+            "--out", str(out)]
+    assert main(args) == 130
+    assert (out / "scores.partial.csv").exists()
+    calls.clear()
+    assert main(args) == 0
+    assert calls == [4]  # only the unfinished checkpoint was scored again
+    assert not (out / "scores.partial.csv").exists()
+    assert json.loads((out / "results.json").read_text())["checkpoints"] == [1, 2, 4]

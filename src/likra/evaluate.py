@@ -17,9 +17,9 @@ from likra.data.fewshot import fewshot_contexts, with_fewshot
 from likra.data.questions import Question
 from likra.io_utils import atomic_write_json, library_versions
 from likra.scoring.rules import RULES, accuracy
-from likra.scoring.table import ScoreTable
+from likra.scoring.table import BASE_CHECKPOINT, ScoreTable
 
-SCORES_FILE, RESULTS_FILE = "scores.csv", "results.json"
+SCORES_FILE, RESULTS_FILE, PARTIAL_FILE = "scores.csv", "results.json", "scores.partial.csv"
 
 
 def eval_questions(cfg: EvalConfig) -> list[Question]:
@@ -40,17 +40,42 @@ def eval_questions(cfg: EvalConfig) -> list[Question]:
 
 
 def score_run(likra, questions: list[Question], checkpoints: list[int], batch_tokens: int = 8192,
-              progress: bool = True) -> ScoreTable:
-    """Base once, then the heads at each checkpoint: one table for a whole learning curve."""
+              progress: bool = True, partial: str | Path | None = None) -> ScoreTable:
+    """Base once, then the heads at each checkpoint: one table for a whole learning curve.
+
+    With `partial`, the table is saved after each step and a rerun skips what is already there,
+    so an interrupted learning-curve evaluation resumes where it stopped.
+    """
     from likra.scoring.engine import EngineConfig, ScoringEngine
 
     engine = ScoringEngine(likra.model, likra.loaded.tokenizer, likra.loaded.prefix_token_ids,
                            EngineConfig(batch_tokens=batch_tokens, progress=progress))
-    table = engine.score(questions, ("base",))
+    table = _resume_table(partial, questions)
+    done = {(r.head, r.checkpoint) for r in table}
+    if ("base", BASE_CHECKPOINT) not in done:
+        table.extend(engine.score(questions, ("base",)))
+        _save_partial(table, partial)
     for seen in checkpoints:
+        if all((h, str(seen)) in done for h in likra.heads):
+            continue
         likra.use_checkpoint(seen)
         table.extend(engine.score(questions, likra.heads, checkpoint=str(seen)))
+        _save_partial(table, partial)
     return table
+
+
+def _resume_table(partial, questions: list[Question]) -> ScoreTable:
+    if partial is None or not Path(partial).exists():
+        return ScoreTable()
+    table = ScoreTable.load(partial)
+    if {r.question_id for r in table} != {q.id for q in questions}:
+        return ScoreTable()  # another question set: start over rather than mix
+    return table
+
+
+def _save_partial(table: ScoreTable, partial) -> None:
+    if partial is not None:
+        table.save(partial)
 
 
 def available_rules(table: ScoreTable) -> list[str]:
@@ -92,9 +117,11 @@ def evaluate(cfg: EvalConfig, run_dir: str | Path | None, out_dir: str | Path, m
     likra = load_likra(model_spec, run_dir, device, dtype, cache_dir)
     checkpoints = select_checkpoints(run_dir, cfg.checkpoints) if run_dir else []
     questions = eval_questions(cfg)
-    table = score_run(likra, questions, checkpoints, cfg.batch_tokens, progress)
     out_dir = Path(out_dir)
+    partial = out_dir / PARTIAL_FILE
+    table = score_run(likra, questions, checkpoints, cfg.batch_tokens, progress, partial)
     table.save(out_dir / SCORES_FILE)
+    partial.unlink(missing_ok=True)
     rep = report(table, cfg.weights)
     rep.update({"config": asdict(cfg), "run_dir": str(run_dir) if run_dir else None, "base_model": likra.loaded.identity,
                 "questions": len(questions), "checkpoints": checkpoints, "versions": library_versions(),
