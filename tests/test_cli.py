@@ -125,3 +125,22 @@ def test_eval_resumes_from_partial_table(model_dir, tmp_path, monkeypatch):
     assert calls == [4]  # only the unfinished checkpoint was scored again
     assert not (out / "scores.partial.csv").exists()
     assert json.loads((out / "results.json").read_text())["checkpoints"] == [1, 2, 4]
+
+
+def test_hardest_near_miss_is_the_base_models_favourite_wrong_choice(model_dir, tmp_path):
+    from likra.config import DataConfig
+    from likra.models import load_model
+    from likra.pipeline import base_choice_scores, build_training_data
+
+    cfg = DataConfig(n_train=5, negative_strategy="hardest", seed=3)
+    questions = build_training_data(DataConfig(n_train=5, seed=3)).questions
+    scores = base_choice_scores(load_model(str(model_dir)), questions)
+    data = build_training_data(cfg, scores)
+    for q, neg in zip(data.questions, data.negatives):
+        wrong = [i for i in range(len(q.choices)) if i != q.gold]
+        hardest = max(wrong, key=lambda i: scores[q.id][i])
+        assert neg.answer == q.continuation(hardest) and neg.kind == "near-miss"
+    run = tmp_path / "hard"
+    assert main(["--quiet", "train", "--model", str(model_dir), "--n-train", "5", "--seed", "3",
+                 "--near-miss", "hardest", "--negatives-only", "--out", str(run)]) == 0
+    assert json.loads((run / "run.json").read_text())["data"]["negative_strategy"] == "hardest"
