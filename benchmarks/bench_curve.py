@@ -1,0 +1,119 @@
+"""The whole ARC learning-curve job, timed: both heads trained on every ARC training question, then all
+ARC-Challenge test questions scored under base, pos and neg at each checkpoint (0, 8, 16, ..., 4096, end).
+
+This is the job issue 5 targets on the H100 (SmolLM2-135M: under 40 s excluding model loading). It
+reports wall time per phase, tokens processed, and the arithmetic rate counting 2 x params FLOPs per
+scored token and 6 x params per trained token (forward + backward; an upper bound with frozen weights).
+
+    python benchmarks/bench_curve.py --model smollm2-135m --out curve.json          # the real job
+    python benchmarks/bench_curve.py --tiny --out /tmp/curve.json                   # CI: seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CHECKPOINTS = (8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
+
+
+def tiny_model_dir(folder: Path) -> str:
+    """A tiny random llama + tokenizer saved as a transformers folder (as the tests build them)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.conftest import build_model, build_tokenizer
+
+    build_model("llama").save_pretrained(folder)
+    build_tokenizer().save_pretrained(folder)
+    return str(folder)
+
+
+def run(model_spec: str, n_train: int | None, n_test: int | None, out_dir: Path, batch_tokens: int, lr: float) -> dict:
+    import torch
+
+    from likra.config import DataConfig, EvalConfig
+    from likra.evaluate import eval_questions, score_run
+    from likra.heads import attach_heads
+    from likra.likra_model import LikraModel
+    from likra.models import load_model
+    from likra.pipeline import build_training_data
+    from likra.train import HeadTrainer, TrainConfig
+
+    t0 = time.perf_counter()
+    loaded = load_model(model_spec)
+    load_s = time.perf_counter() - t0
+    n_params = sum(p.numel() for p in loaded.model.parameters())
+    data = build_training_data(DataConfig(n_train=n_train))
+    questions = eval_questions(EvalConfig(limit=n_test))
+    model = attach_heads(loaded.model)
+    sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
+
+    t1 = time.perf_counter()
+    train_tokens = 0
+    for head, pairs in (("pos", data.positives), ("neg", data.negatives)):
+        trainer = HeadTrainer(model, loaded.tokenizer, loaded.prefix_token_ids, head, out_dir / head,
+                              TrainConfig(lr=lr), base_identity=loaded.identity, progress=False)
+        trainer.train(pairs, resume=False)
+        train_tokens += sum(len(loaded.tokenizer(p.context + p.answer)["input_ids"]) for p in pairs)
+    sync()
+    train_s = time.perf_counter() - t1
+
+    total = len(data.positives)
+    checkpoints = [c for c in CHECKPOINTS if c < total] + [total]
+    likra = LikraModel(loaded, model, out_dir, ("pos", "neg"))
+    t2 = time.perf_counter()
+    table = score_run(likra, questions, checkpoints, batch_tokens, progress=False)
+    sync()
+    score_s = time.perf_counter() - t2
+    score_tokens = _scored_tokens(loaded, questions) * (1 + 2 * len(checkpoints))
+    return {
+        "model": model_spec, "n_params": n_params, "device": str(loaded.model.device),
+        "train_questions": total, "test_questions": len(questions), "checkpoints": checkpoints,
+        "load_s": round(load_s, 2), "train_s": round(train_s, 2), "score_s": round(score_s, 2),
+        "job_s_excluding_load": round(train_s + score_s, 2),
+        "train_tokens": train_tokens, "score_tokens": score_tokens,
+        "train_tflops": 6 * n_params * train_tokens / train_s / 1e12,
+        "score_tflops": 2 * n_params * score_tokens / score_s / 1e12,
+        "rows": len(table),
+    }
+
+
+def _scored_tokens(loaded, questions) -> int:
+    """Tokens the engine runs per head: each question's shared prefix once plus each choice's remainder."""
+    from likra.scoring.packing import pack_question
+    from likra.tokenize import encode_pair
+
+    return sum(len(pack_question(i, [encode_pair(loaded.tokenizer, loaded.prefix_token_ids, c, a)
+                                     for c, a in q.requests()]).input_ids) for i, q in enumerate(questions))
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="smollm2-135m", help="likra model spec (default smollm2-135m)")
+    p.add_argument("--n-train", type=int, default=None, help="training questions (default: all, 6604)")
+    p.add_argument("--n-test", type=int, default=None, help="ARC-Challenge test questions (default: all 1172)")
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--batch-tokens", type=int, default=16384, help="padded tokens per scoring forward pass")
+    p.add_argument("--tiny", action="store_true", help="tiny random model, 40 train / 10 test questions (CI)")
+    p.add_argument("--out", help="write the result JSON here")
+    a = p.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = tiny_model_dir(Path(tmp) / "tiny") if a.tiny else a.model
+        n_train, n_test = (40, 10) if a.tiny else (a.n_train, a.n_test)
+        result = run(spec, n_train, n_test, Path(tmp) / "run", a.batch_tokens, a.lr)
+    if a.tiny:
+        result["model"] = "tiny-random-llama"
+    from likra.io_utils import atomic_write_json, library_versions
+
+    result.update({"command": " ".join(sys.argv), "versions": library_versions()})
+    print(json.dumps(result, indent=2))
+    if a.out:
+        atomic_write_json(a.out, result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
