@@ -11,7 +11,7 @@ Every front door (CLI, API, experiments, benchmarks) scores through `ScoringEngi
 from __future__ import annotations
 
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import torch
@@ -49,6 +49,7 @@ class ScoringEngine:
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.pad_id = pad if pad is not None else 0
         self._verified = False
+        self._packed: dict[tuple, PackedQuestion] = {}
 
     # ---- public -------------------------------------------------------------------------------
     def score(self, questions: Sequence[Question], heads: Sequence[str] = ("base",), checkpoint: str = "final") -> ScoreTable:
@@ -80,8 +81,12 @@ class ScoringEngine:
             raise ValueError(f"unknown head(s) {unknown}; the model has 'base' and {sorted(known)}")
 
     def _pack(self, index: int, q: Question) -> PackedQuestion:
-        enc = [encode_pair(self.tokenizer, self.prefix_ids, ctx, cont) for ctx, cont in q.requests()]
-        return pack_question(index, enc)
+        # memoised: a learning curve scores the same questions at every checkpoint
+        key = (q.benchmark, q.id, tuple(q.requests()))
+        if key not in self._packed:
+            enc = [encode_pair(self.tokenizer, self.prefix_ids, ctx, cont) for ctx, cont in q.requests()]
+            self._packed[key] = pack_question(0, enc)
+        return replace(self._packed[key], index=index)
 
     def _batches(self, packed: list[PackedQuestion], copies: int):
         """Longest first, so padding stays small and an out-of-memory error comes early."""
