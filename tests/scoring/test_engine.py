@@ -32,11 +32,13 @@ def _randomise_heads(model, seed=1):
 
 
 @pytest.mark.parametrize("arch", ["llama", "qwen2", "gemma3"])
-@pytest.mark.parametrize("batch_tokens", [64, 100000])
-def test_engine_equals_naive(tokenizer, arch, batch_tokens):
+@pytest.mark.parametrize("batch_tokens,cache_from", [(64, 10**6), (100000, 10**6), (100000, 1)])
+def test_engine_equals_naive(tokenizer, arch, batch_tokens, cache_from):
+    """Packed rows (small and large batches) and the prefix-cache path all give the naive numbers."""
     model = attach_heads(build_model(arch), LoraSettings())
     _randomise_heads(model)
-    engine = ScoringEngine(model, tokenizer, [1], EngineConfig(batch_tokens=batch_tokens, progress=False))
+    config = EngineConfig(batch_tokens=batch_tokens, cache_prefix_from=cache_from, progress=False)
+    engine = ScoringEngine(model, tokenizer, [1], config)
     table = engine.score(QUESTIONS, heads=("base", "pos", "neg"), checkpoint="7")
     assert len(table) == 3 * sum(len(q.choices) for q in QUESTIONS)
     by_q = {q.id: q for q in QUESTIONS}

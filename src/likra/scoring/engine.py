@@ -10,6 +10,7 @@ Every front door (CLI, API, experiments, benchmarks) scores through `ScoringEngi
 
 from __future__ import annotations
 
+import inspect
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import Sequence
@@ -33,6 +34,10 @@ class EngineConfig:
     """Padded tokens per forward pass (rows x longest row); the main memory/speed knob."""
     lm_head_chunk: int = 1024
     """Scored positions per LM-head matmul; bounds logits memory for large vocabularies."""
+    cache_prefix_from: int = 256
+    """A shared prefix at least this long (few-shot contexts) runs once per head with plain causal
+    attention, and its choices continue from its KV cache; shorter ones are packed with other
+    questions into rows with a tree mask (cheaper for short prompts, where attention is small)."""
     progress: bool = True
     """Show a progress bar."""
 
@@ -50,6 +55,9 @@ class ScoringEngine:
         self.pad_id = pad if pad is not None else 0
         self._verified = False
         self._packed: dict[tuple, PackedQuestion] = {}
+        # transformers >= 5.24 names the KV-cache argument `cache`; older versions `past_key_values`
+        params = inspect.signature(self.decoder.forward).parameters
+        self._cache_kwarg = "cache" if "cache" in params else "past_key_values"
 
     # ---- public -------------------------------------------------------------------------------
     def score(self, questions: Sequence[Question], heads: Sequence[str] = ("base",), checkpoint: str = "final") -> ScoreTable:
@@ -64,9 +72,11 @@ class ScoringEngine:
         try:
             with torch.inference_mode(), tqdm(total=len(packed), desc="scoring", unit="q",
                                              disable=not self.config.progress) as bar:
-                for batch in self._batches(packed, len(heads)):
-                    results = self._run_batch(batch, heads)
-                    for p, h, per_choice in results:
+                long = [p for p in packed if p.trunk_len and p.trunk_len >= self.config.cache_prefix_from]
+                short = [p for p in packed if not (p.trunk_len and p.trunk_len >= self.config.cache_prefix_from)]
+                work = [(self._run_cached, [p]) for p in long] + [(self._run_batch, b) for b in self._batches(short, len(heads))]
+                for run, batch in work:
+                    for p, h, per_choice in run(batch, heads):
                         table.extend(self._rows(questions[p.index], h, checkpoint, per_choice))
                     bar.update(len(batch))
         finally:
@@ -101,12 +111,44 @@ class ScoringEngine:
         if batch:
             yield batch
 
+    def _adapters(self, adapter_names):
+        """PEFT's mixed-batch routing: row i goes through adapter adapter_names[i]."""
+        return (self.model.base_model._enable_peft_forward_hooks(adapter_names=adapter_names)
+                if self.is_peft else nullcontext())
+
     def _hidden(self, input_ids, position_ids, mask, adapter_names):
-        hooks = (self.model.base_model._enable_peft_forward_hooks(adapter_names=adapter_names)
-                 if self.is_peft else nullcontext())
-        with hooks:
+        with self._adapters(adapter_names):
             out = self.decoder(input_ids=input_ids, attention_mask=mask, position_ids=position_ids, use_cache=False)
         return last_hidden(out)
+
+    def _run_cached(self, batch: list[PackedQuestion], heads: Sequence[str]):
+        """One long-prefix question: the trunk once per head (causal), then all choices from its cache."""
+        (p,) = batch
+        device, n_heads, n_choices, trunk = self.hf_model.device, len(heads), len(p.targets), p.trunk_len
+        names = [PEFT_BASE if h == "base" else h for h in heads]
+        with self._adapters(names):
+            out = self.decoder(input_ids=torch.tensor([p.input_ids[:trunk]] * n_heads, device=device), use_cache=True)
+        trunk_hidden, cache = last_hidden(out), out.past_key_values
+        cache.batch_repeat_interleave(n_choices)  # row h * n_choices + c continues head h's trunk
+        starts = [p.branch.index(c) for c in range(n_choices)]
+        branches = [[t for t, b in zip(p.input_ids, p.branch) if b == c] for c in range(n_choices)]
+        width = max(len(b) for b in branches)
+        ids = [b + [self.pad_id] * (width - len(b)) for _ in heads for b in branches]
+        mask = [[1] * (trunk + len(b)) + [0] * (width - len(b)) for _ in heads for b in branches]
+        pos = [list(range(trunk, trunk + width))] * (n_heads * n_choices)
+        with self._adapters([n for n in names for _ in range(n_choices)]):
+            out = self.decoder(input_ids=torch.tensor(ids, device=device), attention_mask=torch.tensor(mask, device=device),
+                               position_ids=torch.tensor(pos, device=device), use_cache=False, **{self._cache_kwarg: cache})
+        branch_hidden = last_hidden(out)
+        rows, owners, tgts = [], [], []
+        for hi in range(n_heads):
+            for c, pairs in enumerate(p.targets):
+                for col, tok in pairs:
+                    rows.append(trunk_hidden[hi, col] if col < trunk else branch_hidden[hi * n_choices + c, col - starts[c]])
+                    owners.append((0, hi, c)), tgts.append(tok)
+        lp, greedy = selected_log_probs(self.lm_head, self.softcap, torch.stack(rows), torch.tensor(tgts, device=device),
+                                       self.config.lm_head_chunk)
+        return self._sum_per_choice(batch, heads, owners, lp.tolist(), greedy.tolist())
 
     def _run_batch(self, batch: list[PackedQuestion], heads: Sequence[str]):
         device = self.hf_model.device

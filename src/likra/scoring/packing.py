@@ -28,6 +28,11 @@ class PackedQuestion:
     targets: list[list[tuple[int, int]]]
     """Per choice: (row index whose logits predict the token, token id) for each continuation token."""
 
+    @property
+    def trunk_len(self) -> int:
+        """Length of the shared prefix (trunk tokens come first)."""
+        return self.branch.index(0) if 0 in self.branch else len(self.branch)
+
 
 def _common_prefix_len(seqs: list[list[int]]) -> int:
     n = min(len(s) for s in seqs)
