@@ -149,35 +149,13 @@ class PositionCounter:
 
 # ---------------------------------------------------------------- the tiny CI model
 
-_CORPUS = [
-    "Question: Which gas do plants take in? Answer: carbon dioxide oxygen nitrogen water",
-    "Question: What is the boiling point of water? Answer: 100 degrees 50 degrees 0 degrees",
-    "The cat sat on the mat. The dog ran in the park. Paris is the capital of France.",
-    "Answer: the Sun the Moon a rock a tree energy heat light sound mass force",
-] * 4
-
-
 def save_tiny_model(folder: str | os.PathLike) -> str:
-    """A tiny random llama and a tiny byte-level BPE tokenizer, saved as a transformers folder."""
-    import transformers as tf
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    """The test suite's tiny random llama and byte-level BPE tokenizer, saved as a transformers folder."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.conftest import build_model, build_tokenizer
 
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=320, special_tokens=["<pad>", "<s>", "</s>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tok.train_from_iterator(_CORPUS, trainer)
-    tokenizer = tf.PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>")
-    torch.manual_seed(0)
-    cfg = tf.LlamaConfig(vocab_size=320, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                         pad_token_id=0, bos_token_id=1, eos_token_id=2)
-    model = tf.LlamaForCausalLM(cfg)
-    with torch.no_grad():
-        model.get_output_embeddings().weight.mul_(20)  # visible loss changes in a few steps
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
+    build_model("llama").save_pretrained(folder)
+    build_tokenizer().save_pretrained(folder)
     return str(folder)
 
 
