@@ -28,7 +28,8 @@ def prepare_questions(benchmark: str, shots: int, limit: int, data_root: str | N
     questions = list(load_questions(benchmark, bench.eval_split, data_root=data_root).questions)[:limit]
     if shots:
         pool = list(load_questions(benchmark, bench.fewshot_split, data_root=data_root).questions)
-        prefixes = fewshot_contexts(questions, pool, shots, seed, sampler=bench.fewshot_sampler)
+        prefixes = fewshot_contexts(questions, pool, shots, seed, sampler=bench.fewshot_sampler,
+                                   spare=bench.fewshot_spare)
         questions = [with_fewshot(q, p) for q, p in zip(questions, prefixes)]
     return questions
 

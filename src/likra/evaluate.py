@@ -34,7 +34,8 @@ def eval_questions(cfg: EvalConfig) -> list[Question]:
             raise ValueError(f"{cfg.benchmark} takes no few-shot examples (its prompt is fixed); use --shots 0")
         pool = list(load_questions(cfg.benchmark, bench.fewshot_split, data_root=cfg.data_root).questions)
         # lm-eval's way: one seeded generator for the task, advanced question by question
-        prefixes = fewshot_contexts(qs, pool, cfg.shots, cfg.seed, sampler=bench.fewshot_sampler)
+        prefixes = fewshot_contexts(qs, pool, cfg.shots, cfg.seed, sampler=bench.fewshot_sampler,
+                                    spare=bench.fewshot_spare)
         qs = [with_fewshot(q, prefix) for q, prefix in zip(qs, prefixes)]
     return qs
 

@@ -87,3 +87,43 @@ def test_real_mmlu_fewshot(real):
     shot = with_fewshot(q, prefix)
     assert shot.context.startswith(q.description + dev[0].fewshot_text() + "\n\n")
     assert shot.context.count("The following are") == 1 and prefix.count("\nAnswer: ") == 5
+
+
+def test_spare_draw_advances_like_lm_eval(toy_questions):
+    """Tasks whose YAML sets neither fewshot_split nor test_split: lm-eval draws k+1 and keeps k
+    even for documents outside the pool, so the second document's examples shift by one draw."""
+    pool, qs = toy_questions[2:], toy_questions[:2]
+    rnd, expected = random.Random(5), []
+    for _ in qs:
+        expected.append("".join(d.fewshot_text() + "\n\n" for d in rnd.sample(pool, 3)[:2]))
+    got = fewshot_contexts(qs, pool, 2, seed=5, spare=True)
+    assert got == expected
+    plain = fewshot_contexts(qs, pool, 2, seed=5)
+    assert got[0] == plain[0] and got[1] != plain[1]
+
+
+# likra benchmark -> lm-eval 0.4 task YAML (relative to lm_eval/tasks) whose few-shot draw it copies
+LM_EVAL_YAMLS = {
+    "arc_challenge": ("arc/arc_easy.yaml",), "hellaswag": ("hellaswag/hellaswag.yaml",),
+    "winogrande": ("winogrande/default.yaml",), "openbookqa": ("openbookqa/openbookqa.yaml",),
+    "commonsense_qa": ("commonsense_qa/default.yaml",), "piqa": ("piqa/piqa.yaml",),
+    "mmlu": ("mmlu/default/_default_template_yaml",),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LM_EVAL_YAMLS))
+def test_fewshot_spare_follows_installed_lm_eval(name):
+    """The registry's `fewshot_spare` is lm-eval's `fewshot_split == test_split` on its own YAML."""
+    lm_eval = pytest.importorskip("lm_eval")
+    from pathlib import Path
+
+    from likra.data.benchmarks import get_benchmark
+
+    text = (Path(lm_eval.__file__).parent / "tasks" / LM_EVAL_YAMLS[name][0]).read_text()
+    fields = dict(line.split(":", 1) for line in text.splitlines() if line and not line[0].isspace() and ":" in line)
+    value = {k.strip(): v.strip() for k, v in fields.items()}
+
+    def split(key):
+        return None if value.get(key, "null") == "null" else value[key]
+
+    assert get_benchmark(name).fewshot_spare == (split("fewshot_split") == split("test_split"))

@@ -56,6 +56,11 @@ class Benchmark:
     """Row field holding the dataset's question id (named in duplicate-id errors)."""
     fewshot_sampler: str = "default"
     """lm-eval's few-shot sampler: 'default' (random) or 'first_n' (MMLU)."""
+    fewshot_spare: bool = False
+    """Draw k+1 examples and keep the first k even when the question is not in the pool, as
+    lm-eval 0.4 does for tasks whose YAML sets neither `fewshot_split` nor `test_split` (it then
+    treats the few-shot split as the test split). It changes which examples later questions get,
+    not which one this question gets: HellaSwag, Winogrande, CommonsenseQA, PIQA."""
 
     def __post_init__(self) -> None:
         for s in (self.train_split, self.eval_split, self.fewshot_split, *(self.all_splits or ())):
@@ -226,7 +231,7 @@ _register(Benchmark(
     {"validation": ("hellaswag/validation.jsonl",)}, parse_hellaswag,
     # Train is not in the data; lm-eval would take few-shot examples from it, we fall back to
     # validation (fewshot_context leaves the question itself out).
-    train_split=None, eval_split="validation", fewshot_split="validation",
+    train_split=None, eval_split="validation", fewshot_split="validation", fewshot_spare=True,
 ))
 _register(Benchmark(
     "winogrande", "WinoGrande 1.1 (xl) fill-in-the-blank, scored by partial evaluation",
@@ -234,6 +239,7 @@ _register(Benchmark(
     parse_winogrande, train_split="train_l", eval_split="validation", fewshot_split="train_l",
     label_files={"winogrande/validation.jsonl": "winogrande/validation-labels.lst"},
     all_splits=("train_l", "validation"), unlabelled=("test", "train_xl"), id_field="qID",
+    fewshot_spare=True,
 ))
 _register(Benchmark(
     "mmlu", "MMLU, 57 subjects, lettered answers (lm-eval default)",
@@ -249,12 +255,13 @@ _register(Benchmark(
     "commonsense_qa", "CommonsenseQA, lettered answers (lm-eval default)",
     {s: (f"commonsense_qa/{s}.jsonl",) for s in ("train", "validation")}, parse_commonsense_qa,
     train_split="train", eval_split="validation", fewshot_split="train", unlabelled=("test",),
+    fewshot_spare=True,
 ))
 _register(Benchmark(
     "piqa", "PIQA physical commonsense, two solutions per goal",
     {"validation": ("piqa/validation.jsonl",)}, parse_piqa,
     # train.jsonl is not in the data (only its labels), test has no labels.
-    train_split=None, eval_split="validation", fewshot_split="validation",
+    train_split=None, eval_split="validation", fewshot_split="validation", fewshot_spare=True,
     label_files={"piqa/validation.jsonl": "piqa/validation-labels.lst"}, unlabelled=("test", "train"),
 ))
 _register(Benchmark(

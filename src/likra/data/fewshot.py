@@ -45,17 +45,18 @@ def fewshot_context(
 
 def fewshot_contexts(
     questions: Sequence[Question], pool: Sequence[Question], k: int, seed: int = DEFAULT_SEED,
-    sampler: str = "default",
+    sampler: str = "default", spare: bool = False,
 ) -> list[str]:
     """Few-shot prefixes for `questions` in order, drawn the way lm-eval draws them: one
-    generator per task (per description group), advanced question by question."""
+    generator per task (per description group), advanced question by question. `spare`: always
+    draw k + 1 and keep k (the benchmark's `fewshot_spare`, lm-eval's quirk)."""
     if k == 0:
         return [""] * len(questions)
     rngs: dict[str, random.Random] = {}
     out = []
     for q in questions:
         rng = rngs.setdefault(q.description, random.Random(seed))
-        out.append(_context(q, _group(q, pool), k, rng, sampler))
+        out.append(_context(q, _group(q, pool), k, rng, sampler, spare))
     return out
 
 
@@ -77,13 +78,15 @@ def _group(question: Question, pool: Sequence[Question]) -> list[Question]:
     return [p for p in pool if p.description == question.description]
 
 
-def _context(question: Question, pool: list[Question], k: int, rng: random.Random, sampler: str) -> str:
+def _context(
+    question: Question, pool: list[Question], k: int, rng: random.Random, sampler: str, spare: bool = False
+) -> str:
     if k < 0:
         raise ValueError(f"k must be >= 0, got {k}")
     if sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler {sampler!r}; samplers: {', '.join(SAMPLERS)}")
     in_pool = any(_same(p, question) for p in pool)
-    n = k + 1 if in_pool else k  # one spare, to drop the question itself (lm-eval does the same)
+    n = k + 1 if in_pool or spare else k  # one spare, to drop the question itself (lm-eval does the same)
     if n > len(pool):
         raise ValueError(f"question {question.id}: pool has {len(pool)} candidate examples, need {n} for k={k}")
     drawn = pool[:n] if sampler == "first_n" else rng.sample(pool, n)
