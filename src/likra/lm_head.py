@@ -16,13 +16,14 @@ def output_head(hf_model):
 
 
 def selected_log_probs(lm_head, softcap, hidden_rows: torch.Tensor, targets: torch.Tensor,
-                       chunk: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
-    """log p(target) for each selected hidden row, and whether the target is the argmax.
+                       chunk: int = 1024, greedy: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """log p(target) for each selected hidden row, and whether the target is the argmax (None
+    with `greedy=False`: training skips the argmax over the vocabulary).
 
     Log-softmax runs in float32 in chunks of rows, so memory stays bounded for big vocabularies.
     Differentiable: training calls it with gradients enabled.
     """
-    lps, greedy = [], []
+    lps, hits = [], []
     for s in range(0, hidden_rows.shape[0], chunk):
         logits = lm_head(hidden_rows[s:s + chunk]).float()
         if softcap:
@@ -30,8 +31,9 @@ def selected_log_probs(lm_head, softcap, hidden_rows: torch.Tensor, targets: tor
         logp = torch.log_softmax(logits, dim=-1)
         t = targets[s:s + chunk]
         lps.append(logp.gather(1, t[:, None])[:, 0])
-        greedy.append(logp.argmax(-1) == t)
-    return torch.cat(lps), torch.cat(greedy)
+        if greedy:
+            hits.append(logp.argmax(-1) == t)
+    return torch.cat(lps), (torch.cat(hits) if greedy else None)
 
 
 def last_hidden(decoder_output) -> torch.Tensor:

@@ -158,7 +158,7 @@ def answer_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     hidden = last_hidden(out)
     targets = batch["targets"][:, 1:]
     rows, cols = (targets != -100).nonzero(as_tuple=True)
-    lp, _ = selected_log_probs(lm_head, softcap, hidden[rows, cols], targets[rows, cols])
+    lp, _ = selected_log_probs(lm_head, softcap, hidden[rows, cols], targets[rows, cols], greedy=False)
     return -lp.mean()
 
 
