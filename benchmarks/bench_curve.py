@@ -18,6 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _flops import needed_tokens, param_count, tflops  # noqa: E402
+
 CHECKPOINTS = (8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 
 
@@ -45,7 +48,7 @@ def run(model_spec: str, n_train: int | None, n_test: int | None, out_dir: Path,
     t0 = time.perf_counter()
     loaded = load_model(model_spec)
     load_s = time.perf_counter() - t0
-    n_params = sum(p.numel() for p in loaded.model.parameters())
+    n_params = param_count(loaded.model)
     data = build_training_data(DataConfig(n_train=n_train))
     questions = eval_questions(EvalConfig(limit=n_test))
     model = attach_heads(loaded.model)
@@ -68,26 +71,17 @@ def run(model_spec: str, n_train: int | None, n_test: int | None, out_dir: Path,
     table = score_run(likra, questions, checkpoints, batch_tokens, progress=False)
     sync()
     score_s = time.perf_counter() - t2
-    score_tokens = _scored_tokens(loaded, questions) * (1 + 2 * len(checkpoints))
+    score_tokens = needed_tokens(loaded, questions) * (1 + 2 * len(checkpoints))
     return {
         "model": model_spec, "n_params": n_params, "device": str(loaded.model.device),
         "train_questions": total, "test_questions": len(questions), "checkpoints": checkpoints,
         "load_s": round(load_s, 2), "train_s": round(train_s, 2), "score_s": round(score_s, 2),
         "job_s_excluding_load": round(train_s + score_s, 2),
         "train_tokens": train_tokens, "score_tokens": score_tokens,
-        "train_tflops": 6 * n_params * train_tokens / train_s / 1e12,
-        "score_tflops": 2 * n_params * score_tokens / score_s / 1e12,
+        "train_tflops": tflops(n_params, train_tokens, train_s, flops_per_param=6),
+        "score_tflops": tflops(n_params, score_tokens, score_s),
         "rows": len(table),
     }
-
-
-def _scored_tokens(loaded, questions) -> int:
-    """Tokens the engine runs per head: each question's shared prefix once plus each choice's remainder."""
-    from likra.scoring.packing import pack_question
-    from likra.tokenize import encode_pair
-
-    return sum(len(pack_question(i, [encode_pair(loaded.tokenizer, loaded.prefix_token_ids, c, a)
-                                     for c, a in q.requests()]).input_ids) for i, q in enumerate(questions))
 
 
 def main(argv=None) -> int:

@@ -128,7 +128,7 @@ class ScoringEngine:
         names = [PEFT_BASE if h == "base" else h for h in heads]
         with self._adapters(names):
             out = self.decoder(input_ids=torch.tensor([p.input_ids[:trunk]] * n_heads, device=device), use_cache=True)
-        trunk_hidden, cache = last_hidden(out), out.past_key_values
+        trunk_hidden, cache = last_hidden(out), getattr(out, self._cache_kwarg)
         cache.batch_repeat_interleave(n_choices)  # row h * n_choices + c continues head h's trunk
         starts = [p.branch.index(c) for c in range(n_choices)]
         branches = [[t for t, b in zip(p.input_ids, p.branch) if b == c] for c in range(n_choices)]
