@@ -34,7 +34,8 @@ def tiny_model_dir(folder: Path) -> str:
     return str(folder)
 
 
-def run(model_spec: str, n_train: int | None, n_test: int | None, out_dir: Path, batch_tokens: int, lr: float) -> dict:
+def run(model_spec: str, n_train: int | None, n_test: int | None, out_dir: Path, batch_tokens: int, lr: float,
+        batch_size: int = 8, device: str = "auto") -> dict:
     import torch
 
     from likra.config import DataConfig, EvalConfig
@@ -46,7 +47,7 @@ def run(model_spec: str, n_train: int | None, n_test: int | None, out_dir: Path,
     from likra.train import HeadTrainer, TrainConfig
 
     t0 = time.perf_counter()
-    loaded = load_model(model_spec)
+    loaded = load_model(model_spec, device=device)
     load_s = time.perf_counter() - t0
     n_params = param_count(loaded.model)
     data = build_training_data(DataConfig(n_train=n_train))
@@ -58,7 +59,7 @@ def run(model_spec: str, n_train: int | None, n_test: int | None, out_dir: Path,
     train_tokens = 0
     for head, pairs in (("pos", data.positives), ("neg", data.negatives)):
         trainer = HeadTrainer(model, loaded.tokenizer, loaded.prefix_token_ids, head, out_dir / head,
-                              TrainConfig(lr=lr), base_identity=loaded.identity, progress=False)
+                              TrainConfig(lr=lr, batch_size=batch_size), base_identity=loaded.identity, progress=False)
         trainer.train(pairs, resume=False)
         train_tokens += sum(len(loaded.tokenizer(p.context + p.answer)["input_ids"]) for p in pairs)
     sync()
@@ -74,7 +75,8 @@ def run(model_spec: str, n_train: int | None, n_test: int | None, out_dir: Path,
     score_tokens = needed_tokens(loaded, questions) * (1 + 2 * len(checkpoints))
     return {
         "model": model_spec, "n_params": n_params, "device": str(loaded.model.device),
-        "train_questions": total, "test_questions": len(questions), "checkpoints": checkpoints,
+        "train_questions": total, "batch_size": batch_size, "test_questions": len(questions),
+        "checkpoints": checkpoints,
         "load_s": round(load_s, 2), "train_s": round(train_s, 2), "score_s": round(score_s, 2),
         "job_s_excluding_load": round(train_s + score_s, 2),
         "train_tokens": train_tokens, "score_tokens": score_tokens,
@@ -90,6 +92,9 @@ def main(argv=None) -> int:
     p.add_argument("--n-train", type=int, default=None, help="training questions (default: all, 6604)")
     p.add_argument("--n-test", type=int, default=None, help="ARC-Challenge test questions (default: all 1172)")
     p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--batch-size", type=int, default=8,
+                   help="training examples per step (default 8, the paper's; the authors' code used 32)")
+    p.add_argument("--device", default="auto", help="auto (cuda if present), cuda or cpu")
     p.add_argument("--batch-tokens", type=int, default=16384, help="padded tokens per scoring forward pass")
     p.add_argument("--tiny", action="store_true", help="tiny random model, 40 train / 10 test questions (CI)")
     p.add_argument("--out", help="write the result JSON here")
@@ -97,7 +102,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         spec = tiny_model_dir(Path(tmp) / "tiny") if a.tiny else a.model
         n_train, n_test = (40, 10) if a.tiny else (a.n_train, a.n_test)
-        result = run(spec, n_train, n_test, Path(tmp) / "run", a.batch_tokens, a.lr)
+        result = run(spec, n_train, n_test, Path(tmp) / "run", a.batch_tokens, a.lr, a.batch_size, a.device)
     if a.tiny:
         result["model"] = "tiny-random-llama"
     from likra.io_utils import atomic_write_json, library_versions
