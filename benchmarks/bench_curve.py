@@ -34,7 +34,7 @@ def tiny_model_dir(folder: Path) -> str:
     return str(folder)
 
 
-def run(model_spec: str, n_train: int | None, n_test: int | None, out_dir: Path, batch_tokens: int, lr: float,
+def run(model_spec: str, n_train: int | None, n_test: int | None, out_dir: Path, batch_tokens: int | None, lr: float,
         batch_size: int = 8, device: str = "auto") -> dict:
     import torch
 
@@ -95,7 +95,8 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=8,
                    help="training examples per step (default 8, the paper's; the authors' code used 32)")
     p.add_argument("--device", default="auto", help="auto (cuda if present), cuda or cpu")
-    p.add_argument("--batch-tokens", type=int, default=16384, help="padded tokens per scoring forward pass")
+    p.add_argument("--batch-tokens", type=int, default=None,
+                   help="padded tokens per scoring forward pass (default: the engine's for the device)")
     p.add_argument("--tiny", action="store_true", help="tiny random model, 40 train / 10 test questions (CI)")
     p.add_argument("--out", help="write the result JSON here")
     a = p.parse_args(argv)

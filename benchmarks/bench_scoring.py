@@ -72,7 +72,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--likra-repeats", type=int, choices=(1, 2, 3), default=3, help="likra's call runs after each "
                    "of the first R lm-eval runs and its time is the mean, so load changes on a shared machine hit "
                    "both sides alike (default 3)")
-    p.add_argument("--batch-tokens", type=int, default=8192, help="likra EngineConfig.batch_tokens (default 8192)")
+    p.add_argument("--batch-tokens", type=int, default=None,
+                   help="likra EngineConfig.batch_tokens (default: the engine's for the device, 1024 on CPU)")
     p.add_argument("--lora-std", type=float, default=0.02, help="std of the random LoRA B weights of the heads")
     p.add_argument("--data", default=None, help="data root (default: $LIKRA_DATA or ../shared/data)")
     p.add_argument("--threads", type=int, default=None, help="torch threads for both sides (default: torch's)")

@@ -119,7 +119,8 @@ def _add_eval(sub) -> None:
     p.add_argument("--shots", type=int, default=0, help="few-shot examples (lm-eval style)")
     p.add_argument("--checkpoints", default="final", help="final (default), all, or e.g. 64,256")
     p.add_argument("--weights", default="1", help="comma-separated w for L+ - w*L- (default 1)")
-    p.add_argument("--batch-tokens", type=int, default=8192, help="padded tokens per forward pass")
+    p.add_argument("--batch-tokens", type=int, default=None,
+                   help="padded tokens per scoring forward pass (default: 1024 on CPU, 16384 on CUDA)")
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--data-root")
     p.add_argument("--plot", action="store_true", help="also write accuracy.png")

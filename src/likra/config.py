@@ -70,8 +70,8 @@ class EvalConfig:
     """'final', 'all' (a learning curve) or comma-separated examples-seen values, e.g. '64,256'."""
     weights: tuple[float, ...] = (1.0,)
     """Weights w in L+ - w*L- to report."""
-    batch_tokens: int = 8192
-    """Padded tokens per forward pass."""
+    batch_tokens: int | None = None
+    """Padded tokens per scoring forward pass; None: the device's default (1024 on CPU, 16384 on CUDA)."""
     seed: int = 1234
     """Seed of the subset and few-shot sampling (lm-eval uses 1234)."""
     data_root: str | None = None

@@ -40,7 +40,7 @@ def eval_questions(cfg: EvalConfig) -> list[Question]:
     return qs
 
 
-def score_run(likra, questions: list[Question], checkpoints: list[int], batch_tokens: int = 8192,
+def score_run(likra, questions: list[Question], checkpoints: list[int], batch_tokens: int | None = None,
               progress: bool = True, partial: str | Path | None = None) -> ScoreTable:
     """Base once, then the heads at each checkpoint: one table for a whole learning curve.
 

@@ -62,7 +62,7 @@ def build_training_data(cfg: DataConfig, choice_scores: dict | None = None) -> T
     return TrainingData(chosen, positive_pairs(chosen), negatives, summary)
 
 
-def base_choice_scores(loaded, questions: list[Question], batch_tokens: int = 8192) -> dict[str, list[float]]:
+def base_choice_scores(loaded, questions: list[Question], batch_tokens: int | None = None) -> dict[str, list[float]]:
     """Per-character base-model scores of every choice: what 'hardest'/'easiest' near-misses rank by."""
     from likra.scoring.engine import EngineConfig, ScoringEngine
     from likra.scoring.rules import choice_scores

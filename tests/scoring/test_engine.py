@@ -75,3 +75,11 @@ def test_plain_model_without_heads(tokenizer):
     assert {r.head for r in table} == {"base"}
     with pytest.raises(ValueError, match="unknown head"):
         ScoringEngine(model, tokenizer).score(QUESTIONS[:1], heads=("pos",))
+
+
+def test_batch_tokens_default_follows_the_device():
+    from likra.scoring.engine import DEFAULT_BATCH_TOKENS, resolve_batch_tokens
+
+    assert resolve_batch_tokens(None, "cpu") == DEFAULT_BATCH_TOKENS["cpu"] < DEFAULT_BATCH_TOKENS["cuda"]
+    assert resolve_batch_tokens(None, "cuda:0") == DEFAULT_BATCH_TOKENS["cuda"]
+    assert resolve_batch_tokens(77, "cuda") == 77

@@ -28,10 +28,24 @@ from likra.tokenize import encode_pair
 PEFT_BASE = "__base__"
 
 
+DEFAULT_BATCH_TOKENS = {"cpu": 1024, "cuda": 16384}
+
+
+def resolve_batch_tokens(batch_tokens: int | None, device: torch.device | str) -> int:
+    """`batch_tokens`, or the default for the device's type (the CUDA one for other accelerators)."""
+    if batch_tokens is not None:
+        return batch_tokens
+    kind = torch.device(device).type
+    return DEFAULT_BATCH_TOKENS.get(kind, DEFAULT_BATCH_TOKENS["cuda"])
+
+
 @dataclass(frozen=True)
 class EngineConfig:
-    batch_tokens: int = 8192
-    """Padded tokens per forward pass (rows x longest row); the main memory/speed knob."""
+    batch_tokens: int | None = None
+    """Padded tokens per forward pass (rows x longest row); the main memory/speed knob. None picks
+    the device's default (DEFAULT_BATCH_TOKENS): small on a CPU, where activations that stay in
+    the cache beat big matrix products (1024 ran ARC 0-shot 1.6x faster than 8192 on 2 cores),
+    large on a GPU, which needs big batches to be busy."""
     lm_head_chunk: int = 1024
     """Scored positions per LM-head matmul; bounds logits memory for large vocabularies."""
     cache_prefix_from: int = 256
@@ -53,6 +67,7 @@ class ScoringEngine:
         self.decoder, self.lm_head, self.softcap = output_head(self.hf_model)
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.pad_id = pad if pad is not None else 0
+        self.batch_tokens = resolve_batch_tokens(config.batch_tokens, self.hf_model.device)
         self._verified = False
         self._packed: dict[tuple, PackedQuestion] = {}
         # transformers >= 5.24 names the KV-cache argument `cache`; older versions `past_key_values`
@@ -104,7 +119,7 @@ class ScoringEngine:
         batch: list[PackedQuestion] = []
         for p in order:
             longest = len(batch[0].input_ids) if batch else len(p.input_ids)
-            if batch and (len(batch) + 1) * copies * longest > self.config.batch_tokens:
+            if batch and (len(batch) + 1) * copies * longest > self.batch_tokens:
                 yield batch
                 batch = []
             batch.append(p)
