@@ -134,7 +134,7 @@ def test_pos_head_raises_gold_and_neg_head_raises_wrong_answers(tokenizer, tmp_p
         assert likra_gold > likra_wrong
 
 
-@pytest.mark.parametrize("arch", ["llama", "gemma3"])
+@pytest.mark.parametrize("arch", ["llama", "qwen2", "gemma3"])
 def test_packed_rows_give_the_same_loss_and_gradients_as_padding(tokenizer, arch):
     from likra.heads import make_trainable
     from likra.tokenize import encode_pair
@@ -158,3 +158,23 @@ def test_packed_rows_give_the_same_loss_and_gradients_as_padding(tokenizer, arch
         assert loss == pytest.approx(results[0][0], abs=1e-5)
         for g, g0 in zip(grads, results[0][1]):
             torch.testing.assert_close(g, g0, atol=1e-5, rtol=1e-4)
+
+
+def test_packing_balances_rows_and_keeps_every_example_whole():
+    from likra.masks import PAD
+    from likra.train import _packed
+
+    encoded = [([1] * (3 + i % 4), [7] * (2 + i % 3)) for i in range(13)]
+    total = sum(len(c) + len(a) for c, a in encoded)
+    for cap in (10**6, 40, 25):
+        b = _packed(encoded, 0, cap)
+        rows, length = b["input_ids"].shape
+        assert rows == max(1, -(-total // cap))
+        # balanced: the padding is less than one longest example per row
+        assert (b["segment"] == PAD).sum() < rows * max(len(c) + len(a) for c, a in encoded)
+        for i, (c, a) in enumerate(encoded):
+            where = (b["segment"] == i).nonzero()
+            assert len(where) == len(c) + len(a) and where[:, 0].unique().numel() == 1  # whole, in one row
+            r, cols = where[0, 0], where[:, 1]
+            assert b["position_ids"][r, cols].tolist() == list(range(len(c) + len(a)))
+            assert b["input_ids"][r, cols].tolist() == c + a

@@ -24,6 +24,7 @@ from likra.heads import HeadMeta, head_parameters, make_trainable, save_head
 from likra.io_utils import atomic_write_json
 from likra.lm_head import last_hidden, output_head, selected_log_probs
 from likra.masks import PAD, model_masks
+from likra.segment_attention import segment_attention
 from likra.tokenize import encode_pair
 
 STATE_DIR = "train_state"
@@ -47,9 +48,12 @@ class TrainConfig:
     """Save the head at every power of two of examples seen (a learning curve from one run)."""
     state_every: int = 20
     """Optimiser steps between resume states (also written at every checkpoint)."""
-    pack_tokens: int = 1024
-    """Pack a step's examples into rows of up to this many tokens, without padding (each example
-    attends only to itself); 0 = classic padded batches. Same loss either way, less wasted compute."""
+    pack_tokens: int = 4096
+    """Pack a step's examples into rows of about this many tokens, without padding (each example
+    attends only to itself); 0 = classic padded batches. Same loss either way, less wasted compute.
+    Attention runs per example (segment_attention), so long rows cost no quadratic attention; a
+    batch of 32 ARC examples (~1150 tokens) in one row trained 2.2x faster on CPU than in two
+    1024-token rows, which padded 42% of positions."""
 
 
 @dataclass
@@ -115,18 +119,19 @@ def _padded(encoded: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str
 
 
 def _packed(encoded: list[tuple[list[int], list[int]]], pad_id: int, row_tokens: int) -> dict[str, torch.Tensor]:
-    """Examples packed first-fit, in order, into as few rows as fit `row_tokens` (or the longest example)."""
-    cap = max(row_tokens, max(len(c) + len(a) for c, a in encoded))
-    rows: list[list[int]] = []
-    fill: list[int] = []
-    for i, (c, a) in enumerate(encoded):
-        n = len(c) + len(a)
-        r = next((r for r, used in enumerate(fill) if used + n <= cap), None)
-        if r is None:
-            rows.append([]), fill.append(0)
-            r = len(rows) - 1
+    """Examples packed into as few rows as `row_tokens` allows, balanced so the rows are of nearly
+    equal length (the shorter rows' padding is the only waste): longest example first, each into
+    the emptiest row. Rows may run a little over `row_tokens`; no example is ever split."""
+    sizes = [len(c) + len(a) for c, a in encoded]
+    n_rows = max(1, -(-sum(sizes) // max(row_tokens, max(sizes))))
+    rows: list[list[int]] = [[] for _ in range(n_rows)]
+    fill = [0] * n_rows
+    for i in sorted(range(len(encoded)), key=lambda i: -sizes[i]):
+        r = min(range(n_rows), key=fill.__getitem__)
         rows[r].append(i)
-        fill[r] += n
+        fill[r] += sizes[i]
+    for members in rows:
+        members.sort()  # keep the step's example order inside a row (readable, deterministic)
     length = max(fill)
     ids, pos, seg, targets = [], [], [], []
     for members in rows:
@@ -152,7 +157,9 @@ def answer_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     decoder, lm_head, softcap = output_head(hf)
     if "segment" in batch:  # packed rows: a block-diagonal mask and per-example positions
         mask = model_masks(hf.config, batch["segment"], batch["position_ids"], hf.dtype)
-        out = decoder(input_ids=batch["input_ids"], attention_mask=mask, position_ids=batch["position_ids"], use_cache=False)
+        with segment_attention(hf, batch["segment"]):  # per-example causal attention where it is exact
+            out = decoder(input_ids=batch["input_ids"], attention_mask=mask, position_ids=batch["position_ids"],
+                          use_cache=False)
     else:
         out = decoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False)
     hidden = last_hidden(out)
