@@ -9,8 +9,7 @@ from pathlib import Path
 import torch
 from _scoring_meter import Meter
 
-from likra.data.benchmarks import get_benchmark, load_questions
-from likra.data.fewshot import fewshot_contexts, with_fewshot
+from likra.data.benchmarks import add_fewshot, get_benchmark, load_questions
 from likra.data.questions import Question
 from likra.heads import HeadMeta, attach_heads, save_head
 from likra.scoring.engine import EngineConfig, ScoringEngine
@@ -23,15 +22,10 @@ RULE_OF_HEAD = {"base": "base", "pos": "sft", "neg": "neg"}  # the likra rule th
 def prepare_questions(benchmark: str, shots: int, limit: int, data_root: str | None = None,
                       seed: int = 1234) -> list[Question]:
     """The first `limit` evaluation questions (lm-eval's --limit), each with its few-shot prefix drawn
-    by likra's `fewshot_contexts` (one generator for the task, advanced question by question)."""
+    the way lm-eval draws them (`add_fewshot`)."""
     bench = get_benchmark(benchmark)
     questions = list(load_questions(benchmark, bench.eval_split, data_root=data_root).questions)[:limit]
-    if shots:
-        pool = list(load_questions(benchmark, bench.fewshot_split, data_root=data_root).questions)
-        prefixes = fewshot_contexts(questions, pool, shots, seed, sampler=bench.fewshot_sampler,
-                                   spare=bench.fewshot_spare)
-        questions = [with_fewshot(q, p) for q, p in zip(questions, prefixes)]
-    return questions
+    return add_fewshot(questions, benchmark, shots, seed, data_root)
 
 
 def make_heads(loaded, out_dir: Path, std: float = 0.02, seed: int = 0) -> tuple[object, dict[str, Path]]:

@@ -12,8 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from likra.config import EvalConfig
-from likra.data.benchmarks import get_benchmark, load_questions
-from likra.data.fewshot import fewshot_contexts, with_fewshot
+from likra.data.benchmarks import add_fewshot, load_questions
 from likra.data.questions import Question
 from likra.io_utils import atomic_write_json, library_versions
 from likra.scoring.rules import RULES, accuracy
@@ -28,16 +27,7 @@ def eval_questions(cfg: EvalConfig) -> list[Question]:
     if cfg.limit is not None and cfg.limit < len(qs):
         idx = sorted(random.Random(cfg.seed).sample(range(len(qs)), cfg.limit))
         qs = [qs[i] for i in idx]
-    if cfg.shots:
-        bench = get_benchmark(cfg.benchmark)
-        if bench.fewshot_split is None:
-            raise ValueError(f"{cfg.benchmark} takes no few-shot examples (its prompt is fixed); use --shots 0")
-        pool = list(load_questions(cfg.benchmark, bench.fewshot_split, data_root=cfg.data_root).questions)
-        # lm-eval's way: one seeded generator for the task, advanced question by question
-        prefixes = fewshot_contexts(qs, pool, cfg.shots, cfg.seed, sampler=bench.fewshot_sampler,
-                                    spare=bench.fewshot_spare)
-        qs = [with_fewshot(q, prefix) for q, prefix in zip(qs, prefixes)]
-    return qs
+    return add_fewshot(qs, cfg.benchmark, cfg.shots, cfg.seed, cfg.data_root)
 
 
 def score_run(likra, questions: list[Question], checkpoints: list[int], batch_tokens: int | None = None,

@@ -127,3 +127,17 @@ def test_fewshot_spare_follows_installed_lm_eval(name):
         return None if value.get(key, "null") == "null" else value[key]
 
     assert get_benchmark(name).fewshot_spare == (split("fewshot_split") == split("test_split"))
+
+
+def test_add_fewshot_uses_the_benchmarks_own_draw(real):
+    """add_fewshot = fewshot_contexts with the registry's split, sampler and spare for that benchmark."""
+    from likra.data.benchmarks import add_fewshot
+
+    qs = list(real("winogrande", "validation").questions[:3])
+    pool = list(real("winogrande", "train_l").questions)
+    got = add_fewshot(qs, "winogrande", 2, seed=1234)
+    expected = [with_fewshot(q, p) for q, p in zip(qs, fewshot_contexts(qs, pool, 2, 1234, spare=True))]
+    assert got == expected and got[1] != with_fewshot(qs[1], fewshot_contexts(qs, pool, 2, 1234)[1])
+    assert add_fewshot(qs, "winogrande", 0) == qs
+    with pytest.raises(ValueError, match="takes no few-shot examples"):
+        add_fewshot(qs, "truthfulqa_mc1", 1)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from likra import paths
+from likra.data.fewshot import fewshot_contexts, with_fewshot
 from likra.data.questions import DataError, Question
 from likra.data.formats import (
     RowInfo, parse_arc, parse_commonsense_qa, parse_hellaswag, parse_mmlu, parse_openbookqa, parse_piqa,
@@ -151,6 +152,21 @@ def load_questions(
                 label = labels[line - 1] if labels is not None else None
                 collector.add(path, line, bench.parse, row, RowInfo(name, split_name, line, label))
     return collector.result()
+
+
+def add_fewshot(questions: list[Question], benchmark: str, shots: int, seed: int = 1234,
+                data_root: str | os.PathLike | None = None) -> list[Question]:
+    """`questions` with `shots` solved examples from the benchmark's few-shot split before each,
+    drawn as lm-eval draws them for this benchmark (its sampler, its spare draw, one seeded
+    generator advanced question by question)."""
+    if not shots:
+        return list(questions)
+    bench = get_benchmark(benchmark)
+    if bench.fewshot_split is None:
+        raise ValueError(f"{benchmark} takes no few-shot examples (its prompt is fixed); use --shots 0")
+    pool = list(load_questions(benchmark, bench.fewshot_split, data_root=data_root).questions)
+    prefixes = fewshot_contexts(questions, pool, shots, seed, sampler=bench.fewshot_sampler, spare=bench.fewshot_spare)
+    return [with_fewshot(q, prefix) for q, prefix in zip(questions, prefixes)]
 
 
 def _labels(root: Path, bench: Benchmark, rel: str, path: Path) -> list[str] | None:
