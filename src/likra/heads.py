@@ -15,9 +15,11 @@ from peft import LoraConfig, PeftModel, get_peft_model, set_peft_model_state_dic
 from peft.utils import get_peft_model_state_dict
 from safetensors.torch import load_file, save_file
 
+from likra.config import HEAD_NAMES, LoraSettings
+from likra.errors import ArtifactError
 from likra.io_utils import atomic_write_json, library_versions
 
-HEAD_NAMES = ("pos", "neg")
+__all__ = ["HEAD_NAMES", "LoraSettings", "attach_heads", "load_head", "save_head", "read_meta"]
 META_FILE = "likra-head.json"
 WEIGHTS_FILE = "adapter_model.safetensors"
 
@@ -29,18 +31,6 @@ _MLP_PROJECTIONS = (
     ("dense_h_to_4h", "dense_4h_to_h"),  # gpt-neox, pythia
     ("w1", "w2", "w3"),  # mixtral-style experts
 )
-
-
-@dataclass(frozen=True)
-class LoraSettings:
-    r: int = 8
-    """LoRA rank (paper: 8)."""
-    alpha: int = 8
-    """LoRA alpha (paper: 8, so the scale alpha/r is 1)."""
-    dropout: float = 0.0
-    """LoRA dropout (paper: 0)."""
-    target_modules: tuple[str, ...] | None = None
-    """Module names to adapt; None picks the MLP projections of the architecture."""
 
 
 def default_targets(model: torch.nn.Module) -> list[str] | str:
@@ -131,23 +121,67 @@ def save_head(model, head: str, folder: str | Path, meta: HeadMeta) -> Path:
 
 
 def read_meta(folder: str | Path) -> dict:
+    """A saved head's likra-head.json ({} if absent: a plain PEFT adapter); a corrupt one is an error."""
     path = Path(folder) / META_FILE
-    return json.loads(path.read_text()) if path.exists() else {}
+    if not path.exists():
+        return {}
+    meta = _read_json(path)
+    seen = meta.get("examples_seen")
+    if meta.get("head") not in (None, *HEAD_NAMES) or (seen is not None and (not isinstance(seen, int) or seen < 1)):
+        raise ArtifactError(f"not a likra head record (head {meta.get('head')!r}, examples_seen {seen!r})",
+                            path=str(path))
+    return meta
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ArtifactError(f"unreadable or truncated JSON ({e}); retrain this head or restore the file",
+                            path=str(path)) from e
+    if not isinstance(value, dict):
+        raise ArtifactError("expected a JSON object", path=str(path))
+    return value
 
 
 def load_head(model, head: str, folder: str | Path, base_identity: dict | None = None) -> dict:
-    """Load saved weights into the existing adapter `head`; check they were trained on this base."""
+    """Load saved weights into the existing adapter `head`; check they were trained on this base and
+    that the file is whole. A truncated or corrupt file is an ArtifactError naming its path."""
     folder = Path(folder)
     weights = folder / WEIGHTS_FILE
     if not weights.exists():
-        raise FileNotFoundError(f"{folder}: no {WEIGHTS_FILE}; not a saved likra/PEFT head")
+        raise ArtifactError(f"no {WEIGHTS_FILE}; not a saved likra/PEFT head", path=str(folder))
     meta = read_meta(folder)
     _check_base(folder, meta.get("base_model", {}), base_identity or {})
-    result = set_peft_model_state_dict(model, load_file(str(weights)), adapter_name=head)
-    missing = [k for k in getattr(result, "unexpected_keys", []) if "lora_" in k]
-    if missing:
-        raise ValueError(f"{folder}: weights do not fit this model's adapter layout: {missing[:3]}")
+    _check_shape(folder, model.peft_config[head])
+    try:
+        state = load_file(str(weights))
+    except Exception as e:  # safetensors raises its own error types for truncated/corrupt files
+        raise ArtifactError(f"corrupt or truncated adapter weights ({e}); retrain this head "
+                            "(rerun the same likra train with --no-resume into a new folder)", path=str(weights)) from e
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise ArtifactError(f"non-finite adapter weights in {bad[0]}", path=str(weights))
+    result = set_peft_model_state_dict(model, state, adapter_name=head)
+    wrong = [k for k in getattr(result, "unexpected_keys", []) if "lora_" in k]
+    expected = {n for n, _ in model.named_parameters() if "lora_" in n and f".{head}." in n}
+    if wrong or len(state) != len(expected):
+        raise ArtifactError(f"weights do not fit this model's adapter layout ({len(state)} tensors for "
+                            f"{len(expected)} adapter weights{'; e.g. ' + wrong[0] if wrong else ''})", path=str(weights))
     return meta
+
+
+def _check_shape(folder: Path, current: LoraConfig) -> None:
+    """The saved adapter config must describe the adapter it is loaded into (rank, alpha, modules)."""
+    saved = _read_json(folder / "adapter_config.json")
+    for key in ("r", "lora_alpha"):
+        if saved.get(key) != getattr(current, key):
+            raise ArtifactError(f"{key} is {saved.get(key)!r}, but the run's heads have {getattr(current, key)!r}",
+                                path=str(folder / "adapter_config.json"))
+    targets = saved.get("target_modules")
+    if not isinstance(targets, (list, str)) or (isinstance(targets, list) and set(targets) != set(current.target_modules)):
+        raise ArtifactError(f"target_modules is {targets!r}, but the run's heads adapt {sorted(current.target_modules)}",
+                            path=str(folder / "adapter_config.json"))
 
 
 def _check_base(folder: Path, saved: dict, current: dict) -> None:
@@ -155,4 +189,5 @@ def _check_base(folder: Path, saved: dict, current: dict) -> None:
     for key in ("sha256", "model_type", "n_params"):
         a, b = saved.get(key), current.get(key)
         if a is not None and b is not None and a != b:
-            raise ValueError(f"{folder}: head was trained on a different base model ({key}: {a} != {b})")
+            raise ArtifactError(f"head was trained on a different base model ({key}: {a} != {b}); "
+                                "pass that model with --model, or omit --model to use the run's own", path=str(folder))

