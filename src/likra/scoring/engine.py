@@ -5,6 +5,9 @@
   `adapter_names` routes each row through its own LoRA head ('__base__' for the bare model).
 - Logits only where scored: the decoder's hidden states are gathered at the predicting positions
   and only those go through the LM head, in chunks, with log-softmax in float32.
+- Lengths: `lengths()` gives each question's token count from the engine's own (memoised)
+  tokenization, for the caller's length policy (lengths.py); `score()` refuses a question too long for
+  the model unless the engine truncates, the way lm-evaluation-harness does.
 Every front door (CLI, API, experiments, benchmarks) scores through `ScoringEngine`.
 """
 
@@ -19,8 +22,10 @@ import torch
 from tqdm.auto import tqdm
 
 from likra.data.questions import Question
+from likra.errors import ConfigError, LengthError
 from likra.lm_head import last_hidden, output_head, selected_log_probs
 from likra.masks import model_masks
+from likra.scoring.lengths import apply_length_policy, model_max_length
 from likra.scoring.packing import PackedQuestion, collate, pack_question
 from likra.scoring.table import BASE_CHECKPOINT, ScoreRow, ScoreTable
 from likra.tokenize import encode_pair
@@ -54,6 +59,19 @@ class EngineConfig:
     questions into rows with a tree mask (cheaper for short prompts, where attention is small)."""
     progress: bool = True
     """Show a progress bar."""
+    max_length: int | None = None
+    """The most tokens the model reads per request. None takes the model's context length from its
+    config (`model_max_length`: max_position_embeddings, n_positions, ...), and no limit if the config
+    names none. A request of L tokens (context with the prefix/BOS, plus continuation) is too long
+    when L - 1 > max_length: the model reads all its tokens but the last, as in lm-evaluation-harness."""
+    truncate: bool = False
+    """Score too-long requests by cutting tokens from the left of the context (prefix/BOS included)
+    so the model reads max_length tokens, exactly as lm-evaluation-harness does. False: `score()`
+    refuses them with a LengthError (choose skip or truncate with `apply_length_policy` first)."""
+
+    def __post_init__(self):
+        if self.max_length is not None and self.max_length < 1:
+            raise ConfigError(f"max_length must be a positive number of tokens, got {self.max_length}")
 
 
 class ScoringEngine:
@@ -68,16 +86,28 @@ class ScoringEngine:
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.pad_id = pad if pad is not None else 0
         self.batch_tokens = resolve_batch_tokens(config.batch_tokens, self.hf_model.device)
+        self.max_length = config.max_length if config.max_length is not None else model_max_length(self.hf_model)
         self._verified = False
-        self._packed: dict[tuple, PackedQuestion] = {}
+        # memo per question: token count of each request (untruncated), and the packed row or the
+        # LengthError message that scoring it raises
+        self._prepared: dict[tuple, tuple[list[int], PackedQuestion | str]] = {}
         # transformers >= 5.24 names the KV-cache argument `cache`; older versions `past_key_values`
         params = inspect.signature(self.decoder.forward).parameters
         self._cache_kwarg = "cache" if "cache" in params else "past_key_values"
 
     # ---- public -------------------------------------------------------------------------------
-    def score(self, questions: Sequence[Question], heads: Sequence[str] = ("base",), checkpoint: str = "final") -> ScoreTable:
-        """Score every choice of every question under each head ('base' or an adapter name)."""
+    def lengths(self, questions: Sequence[Question]) -> list[int]:
+        """Tokens of each question's longest request: context (prefix/BOS included) + continuation,
+        before any truncation. Tokenizes through the memo `score()` reads, so checking lengths
+        first costs no second tokenization."""
+        return [max(self._prepare(q)[0]) for q in questions]
+
+    def score(self, questions: Sequence[Question], heads: Sequence[str] = ("base",), checkpoint: str = "final",
+              desc: str | None = None) -> ScoreTable:
+        """Score every choice of every question under each head ('base' or an adapter name).
+        `desc` labels the progress bar (default 'scoring'), e.g. 'scoring pos,neg @ 64 (pass 3/12)'."""
         self._check_heads(heads)
+        self._check_lengths(questions)
         if not self._verified:
             self._verify_output_head()
         packed = [self._pack(i, q) for i, q in enumerate(questions)]
@@ -85,7 +115,7 @@ class ScoringEngine:
         was_training = self.model.training
         self.model.eval()
         try:
-            with torch.inference_mode(), tqdm(total=len(packed), desc="scoring", unit="q",
+            with torch.inference_mode(), tqdm(total=len(packed), desc=desc or "scoring", unit="q",
                                              disable=not self.config.progress) as bar:
                 long = [p for p in packed if p.trunk_len and p.trunk_len >= self.config.cache_prefix_from]
                 short = [p for p in packed if not (p.trunk_len and p.trunk_len >= self.config.cache_prefix_from)]
@@ -105,13 +135,54 @@ class ScoringEngine:
         if unknown:
             raise ValueError(f"unknown head(s) {unknown}; the model has 'base' and {sorted(known)}")
 
-    def _pack(self, index: int, q: Question) -> PackedQuestion:
-        # memoised: a learning curve scores the same questions at every checkpoint
+    def _check_lengths(self, questions: Sequence[Question]) -> None:
+        """The last guard: without truncation, no over-long input reaches the model, whoever calls."""
+        if not self.config.truncate:
+            apply_length_policy(questions, self.lengths(questions), self.max_length, "error")
+
+    def _prepare(self, q: Question) -> tuple[list[int], PackedQuestion | str]:
+        """(token count per request, packed row or why it cannot be truncated to fit).
+        Memoised: a learning curve scores the same questions at every checkpoint. Packed eagerly
+        so the memo holds the compact row, not every choice's full copy of a long few-shot context."""
         key = (q.benchmark, q.id, tuple(q.requests()))
-        if key not in self._packed:
+        if key not in self._prepared:
             enc = [encode_pair(self.tokenizer, self.prefix_ids, ctx, cont) for ctx, cont in q.requests()]
-            self._packed[key] = pack_question(0, enc)
-        return replace(self._packed[key], index=index)
+            lengths = [len(ctx) + len(cont) for ctx, cont in enc]
+            self._prepared[key] = (lengths, self._pack_encoded(q, enc))
+        return self._prepared[key]
+
+    def _pack_encoded(self, q: Question, enc: list[tuple[list[int], list[int]]]) -> PackedQuestion | str:
+        if self.config.truncate and self.max_length is not None:
+            longest = max(len(cont) for _, cont in enc)
+            if longest > self.max_length:  # kept, not raised: lengths() still answers; score() raises it
+                return (f"question {q.id}: a continuation of {longest} tokens is longer than the "
+                        f"model's context of {self.max_length} tokens, so cutting the context cannot "
+                        "make it fit; leave the question out (`--length-policy skip`)")
+            enc = [self._truncate_left(ctx, cont) for ctx, cont in enc]
+        packed = pack_question(0, enc)
+        if self.max_length is not None:
+            # A sequence of max_length + 1 tokens sits whole in its row, its last token only predicted:
+            # that token's position id would be max_length, out of range for learned position
+            # embeddings, and a dynamic/longrope RoPE would rescale every row of the batch for it.
+            # Nothing attends to a branch's last token and its output is unused, so clamping is exact.
+            packed.position_ids = [min(p, self.max_length - 1) for p in packed.position_ids]
+        return packed
+
+    def _truncate_left(self, ctx: list[int], cont: list[int]) -> tuple[list[int], list[int]]:
+        """lm-evaluation-harness, lm_eval/models/huggingface.py, HFLM._loglikelihood_tokens: the model
+        input is `(context_enc + continuation_enc)[-(self.max_length + 1):][:-1]` ("when too long to fit
+        in context, truncate from the left"), after `assert len(continuation_enc) <= self.max_length`.
+        Keeping the last max_length + 1 tokens gives the model the same input: packing puts a
+        sequence's last token in the row, but nothing attends to it and its output is never read.
+        Choices of one question may then share a shorter prefix; pack_question finds it on its own."""
+        cut = max(0, len(ctx) + len(cont) - (self.max_length + 1))
+        return ctx[cut:], cont
+
+    def _pack(self, index: int, q: Question) -> PackedQuestion:
+        packed = self._prepare(q)[1]
+        if isinstance(packed, str):
+            raise LengthError(packed)
+        return replace(packed, index=index)
 
     def _batches(self, packed: list[PackedQuestion], copies: int):
         """Longest first, so padding stays small and an out-of-memory error comes early."""
@@ -150,7 +221,8 @@ class ScoringEngine:
         width = max(len(b) for b in branches)
         ids = [b + [self.pad_id] * (width - len(b)) for _ in heads for b in branches]
         mask = [[1] * (trunk + len(b)) + [0] * (width - len(b)) for _ in heads for b in branches]
-        pos = [list(range(trunk, trunk + width))] * (n_heads * n_choices)
+        last = self.max_length - 1 if self.max_length is not None else trunk + width  # see _pack_encoded
+        pos = [[min(j, last) for j in range(trunk, trunk + width)]] * (n_heads * n_choices)
         with self._adapters([n for n in names for _ in range(n_choices)]):
             out = self.decoder(input_ids=torch.tensor(ids, device=device), attention_mask=torch.tensor(mask, device=device),
                                position_ids=torch.tensor(pos, device=device), use_cache=False, **{self._cache_kwarg: cache})
