@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from likra import paths
 from likra.data.fewshot import fewshot_contexts, with_fewshot
@@ -121,7 +121,7 @@ def get_benchmark(name: str) -> Benchmark:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise ValueError(f"unknown benchmark {name!r}; known: {', '.join(_REGISTRY)}") from None
+        raise DataError(f"unknown benchmark {name!r}; known: {', '.join(_REGISTRY)}") from None
 
 
 def list_benchmarks() -> list[str]:
@@ -163,7 +163,7 @@ def add_fewshot(questions: list[Question], benchmark: str, shots: int, seed: int
         return list(questions)
     bench = get_benchmark(benchmark)
     if bench.fewshot_split is None:
-        raise ValueError(f"{benchmark} takes no few-shot examples (its prompt is fixed); use --shots 0")
+        raise DataError(f"{benchmark} takes no few-shot examples (its prompt is fixed); use --shots 0")
     pool = list(load_questions(benchmark, bench.fewshot_split, data_root=data_root).questions)
     prefixes = fewshot_contexts(questions, pool, shots, seed, sampler=bench.fewshot_sampler, spare=bench.fewshot_spare)
     return [with_fewshot(q, prefix) for q, prefix in zip(questions, prefixes)]
@@ -190,12 +190,28 @@ class _Collector:
         self.sources: list[str] = []
         self.seen: dict[str, str] = {}  # id -> "file:line" of its first occurrence
 
-    def read(self, path: Path, reader: Callable) -> list[tuple[int, dict]]:
-        """Rows of one file, its skips recorded."""
-        rows, skipped = reader(path, self.lenient)
-        self.skipped.merge(skipped)
+    def read(self, path: Path, reader: Callable) -> Iterable[tuple[int, dict]]:
+        """Rows of one file, its skips recorded. Strict: the rows before the reader's first bad line,
+        then that error, so that an earlier row the parser refuses is reported first (file order)."""
         self.sources.append(str(path))
-        return rows
+        if self.lenient:
+            rows, skipped = reader(path, True)
+            self.skipped.merge(skipped)
+            return rows
+        try:
+            return reader(path, False)[0]
+        except DataError as e:
+            if e.line is None:
+                raise
+            return self._until(reader(path, True)[0], e)
+
+    @staticmethod
+    def _until(rows, err: DataError) -> Iterator[tuple[int, dict]]:
+        for row in rows:
+            if row[0] > err.line:
+                break
+            yield row
+        raise err
 
     def add(self, path: Path, line: int, parse: Callable[..., Question], *args: object) -> None:
         """Parse one row (`parse(*args)`) and keep it, or raise/record the located error."""

@@ -14,10 +14,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -125,12 +127,64 @@ def read_jsonl(path: str | os.PathLike, lenient: bool = False) -> tuple[Rows, Sk
 
 def _parse_json_object(text: str, path: str, line: int) -> dict:
     try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise DataError(f"invalid JSON: {e.msg} at column {e.colno}", path=path, line=line) from None
+        obj = loads_json(text)
+    except DataError as e:
+        raise DataError(e.reason, path=path, line=line, field=e.field) from None
     if not isinstance(obj, dict):
         raise DataError(f"not a JSON object: row is a JSON {_json_type(obj)}", path=path, line=line)
     return obj
+
+
+class RoundedFloat(float):
+    """A JSON number that float() rounds to a whole number it is not, or overflows to infinity
+    (1.0000000000000001, 1e400): not an index, whatever float() makes of it. Keeps its literal."""
+
+    literal: str = ""
+
+
+def _json_float(literal: str) -> float:
+    value = float(literal)
+    if (value.is_integer() or math.isinf(value)) and Decimal(literal) != value:
+        rounded = RoundedFloat(value)
+        rounded.literal = literal
+        return rounded
+    return value
+
+
+def _reject_constant(name: str) -> None:
+    raise DataError(f"invalid JSON: {name} is not a JSON value (write null, or a number)")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DataError(f"duplicate field: {key!r} is given twice in one object", field=key)
+            seen.add(key)
+    return obj
+
+
+_DECODER = json.JSONDecoder(parse_float=_json_float, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+
+
+def loads_json(text: str, where: str = "") -> Any:
+    """json.loads, stricter where Python's json is lax and errors are DataErrors (not located):
+    NaN/Infinity (not JSON) and a key given twice in one object (Python keeps the last value
+    silently) are errors, and so are numbers too long for int() and nesting too deep to parse.
+    Floats that round to a whole number they are not come back as `RoundedFloat`. `where` is
+    added to the JSON syntax messages (e.g. ' in the choices cell')."""
+    try:
+        return _DECODER.decode(text)
+    except DataError:
+        raise
+    except json.JSONDecodeError as e:
+        raise DataError(f"invalid JSON: {e.msg}{where} at column {e.colno}") from None
+    except RecursionError:
+        raise DataError(f"invalid JSON: nested too deeply{where}") from None
+    except ValueError:  # int() refuses numbers of more than sys.get_int_max_str_digits() digits
+        raise DataError(f"invalid JSON: a number is too long to read{where}") from None
 
 
 def _json_type(obj: Any) -> str:
@@ -147,7 +201,12 @@ def read_csv(path: str | os.PathLike, lenient: bool = False) -> tuple[Rows, Skip
     # surrogateescape keeps undecodable bytes as lone surrogates, so csv can still split records and
     # we can report the bad row by its own line instead of failing the whole file.
     text = text.removeprefix("\ufeff")
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    # Windows line endings, also inside quoted cells: a line break in a cell is read as "\n" either way
+    # (the line count is the same, as csv counts "\r\n" as one line).
+    text = text.replace("\r\n", "\n")
+    # skipinitialspace: in `q1, "Paris, France"` the second cell is `Paris, France`, not ` "Paris` and
+    # ` France"` (cells are stripped anyway; only quotes after spaces read differently).
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True, skipinitialspace=True)
     header: list[str] | None = None
     line = 1
     while True:
@@ -261,7 +320,7 @@ def parse_user_row(row: dict, benchmark: str, line: int, is_csv: bool) -> Questi
     qid = row.get("id")
     if isinstance(qid, bool) or not isinstance(qid, (str, int, type(None))):
         raise DataError("wrong type: id must be a string or an integer", field="id")
-    qid = str(qid).strip() if qid is not None and str(qid).strip() else str(line)
+    qid = _encodable(str(qid).strip(), "id") if qid is not None and str(qid).strip() else str(line)
     return Question(qid, benchmark, f"Question: {question}\nAnswer:", tuple(choices), gold, query=question)
 
 
@@ -269,28 +328,43 @@ def _text(row: dict, name: str) -> str:
     value = get_field(row, name, str).strip()
     if not value:
         raise DataError("missing field: it is empty", field=name)
-    return value
+    return _encodable(value, name)
+
+
+def _encodable(text: str, name: str) -> str:
+    """`text`, if it has no lone surrogate: JSON can escape half of a UTF-16 pair ("\\ud800"), which
+    no UTF-8 text holds and which tokenizers refuse."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        half = f"\\u{ord(text[e.start]):04x}"
+        raise DataError(f"not UTF-8: {half} is half of a UTF-16 surrogate pair, not a character", field=name) from None
+    return text
 
 
 def _user_choices(row: dict, is_csv: bool) -> list[str]:
-    columns = sorted((k for k in row if re.fullmatch(r"choice[1-9]\d*", k)), key=lambda k: int(k[6:]))
+    # Any choice<number> column, in any case, so that choice0, choice01 or Choice3 is an error below
+    # (they are not choice1..choiceN), never a column silently left out of the choices.
+    columns = sorted((k for k in row if re.fullmatch(r"choice\d+", k, re.IGNORECASE | re.ASCII)), key=lambda k: (int(k[6:]), k))
     if "choices" in row and columns:
         raise DataError(f"both 'choices' and {columns[0]}.. given; use one", field="choices")
     if columns and is_csv:
         return _choice_columns(row, columns)
     raw = get_field(row, "choices", (list, str) if is_csv else list)
     if isinstance(raw, str):  # CSV: a JSON-encoded list in one cell
+        if not raw.strip():
+            raise DataError("missing field: it is empty", field="choices")
         try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError as e:
-            raise DataError(f"invalid JSON: {e.msg} in the choices cell", field="choices") from None
+            raw = loads_json(raw, " in the choices cell")
+        except DataError as e:
+            raise DataError(e.reason, field="choices") from None
         if not isinstance(raw, list):
             raise DataError("wrong type: choices must be a JSON list", field="choices")
     choices = []
     for i, c in enumerate(raw):
         if isinstance(c, bool) or not isinstance(c, (str, int)):
             raise DataError(f"wrong type: choice {i} is not a string", field="choices")
-        choices.append(str(c).strip())
+        choices.append(_encodable(str(c).strip(), "choices"))
     check_choices(choices, "choices")
     return choices
 
@@ -299,7 +373,7 @@ def _choice_columns(row: dict, columns: list[str]) -> list[str]:
     # Trailing empty cells let rows have fewer choices than there are columns; a gap is an error.
     cells = [row[c].strip() for c in columns]
     if columns != [f"choice{i}" for i in range(1, len(columns) + 1)]:
-        raise DataError(f"choice columns must be choice1..choiceN without gaps, got {', '.join(columns)}", field=columns[0])
+        raise DataError(f"choice columns must be choice1..choiceN, numbered from 1 without gaps: got {', '.join(columns)}", field=columns[0])
     while cells and not cells[-1]:
         cells.pop()
     for i, c in enumerate(cells):
@@ -314,6 +388,11 @@ def _user_answer(value: object, choices: list[str], is_csv: bool) -> int:
     index unless it is also a choice's text, and the two readings must then agree)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         raise DataError("missing field", field="answer")
+    if isinstance(value, float):  # a JSON number: 2.0 is index 2, 1.5 is no index
+        if not value.is_integer() or isinstance(value, RoundedFloat):
+            number = value.literal if isinstance(value, RoundedFloat) else repr(value)
+            raise DataError(f"wrong type: answer {number} is not a whole number (an index or a choice's text)", field="answer")
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise DataError("wrong type: answer must be an index or a choice's text", field="answer")
     if isinstance(value, int):
