@@ -69,7 +69,7 @@ def run(model_spec: str, n_train: int | None, n_test: int | None, out_dir: Path,
     checkpoints = [c for c in CHECKPOINTS if c < total] + [total]
     likra = LikraModel(loaded, model, out_dir, ("pos", "neg"))
     t2 = time.perf_counter()
-    table = score_run(likra, questions, checkpoints, batch_tokens, progress=False)
+    table = score_run(likra, questions, checkpoints, likra.engine(batch_tokens=batch_tokens, progress=False))
     sync()
     score_s = time.perf_counter() - t2
     score_tokens = needed_tokens(loaded, questions) * (1 + 2 * len(checkpoints))

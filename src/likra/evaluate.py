@@ -6,17 +6,23 @@ any other rule or weight can be computed later without the model (`likra report`
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Callable
 
 from likra.config import EvalConfig
 from likra.data.benchmarks import add_fewshot, load_questions
 from likra.data.questions import Question
+from likra.errors import ArtifactError
 from likra.io_utils import atomic_write_json, library_versions
+from likra.likra_model import head_checkpoints
 from likra.scoring.rules import RULES, accuracy
-from likra.scoring.table import BASE_CHECKPOINT, ScoreTable
+from likra.scoring.table import BASE_CHECKPOINT, ScoreTable, validate
 
 SCORES_FILE, RESULTS_FILE, PARTIAL_FILE = "scores.csv", "results.json", "scores.partial.csv"
 
@@ -27,46 +33,121 @@ def eval_questions(cfg: EvalConfig) -> list[Question]:
     if cfg.limit is not None and cfg.limit < len(qs):
         idx = sorted(random.Random(cfg.seed).sample(range(len(qs)), cfg.limit))
         qs = [qs[i] for i in idx]
+    elif cfg.limit is not None and cfg.limit > len(qs):
+        _log(f"--limit {cfg.limit}: {cfg.benchmark} {cfg.split} has {len(qs)} questions; evaluating all of them")
     return add_fewshot(qs, cfg.benchmark, cfg.shots, cfg.seed, cfg.data_root)
 
 
-def score_run(likra, questions: list[Question], checkpoints: list[int], batch_tokens: int | None = None,
-              progress: bool = True, partial: str | Path | None = None) -> ScoreTable:
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def score_run(likra, questions: list[Question], checkpoints: list[int], engine, table: ScoreTable | None = None,
+              on_pass: Callable[[ScoreTable], None] | None = None) -> ScoreTable:
     """Base once, then the heads at each checkpoint: one table for a whole learning curve.
 
-    With `partial`, the table is saved after each step and a rerun skips what is already there,
-    so an interrupted learning-curve evaluation resumes where it stopped.
+    Passes already in `table` (a resumed partial table) are skipped; `on_pass` is called after each
+    pass (to save the partial table), so an interrupted learning-curve evaluation resumes.
     """
-    from likra.scoring.engine import EngineConfig, ScoringEngine
-
-    engine = ScoringEngine(likra.model, likra.loaded.tokenizer, likra.loaded.prefix_token_ids,
-                           EngineConfig(batch_tokens=batch_tokens, progress=progress))
-    table = _resume_table(partial, questions)
+    table = table if table is not None else ScoreTable()
     done = {(r.head, r.checkpoint) for r in table}
-    if ("base", BASE_CHECKPOINT) not in done:
-        table.extend(engine.score(questions, ("base",)))
-        _save_partial(table, partial)
-    for seen in checkpoints:
-        if all((h, str(seen)) in done for h in likra.heads):
-            continue
-        likra.use_checkpoint(seen)
-        table.extend(engine.score(questions, likra.heads, checkpoint=str(seen)))
-        _save_partial(table, partial)
+    passes = [(("base",), None)] + [(tuple(likra.heads), seen) for seen in checkpoints]
+    todo = [(heads, seen) for heads, seen in passes
+            if not all((h, BASE_CHECKPOINT if seen is None else str(seen)) in done for h in heads)]
+    for i, (heads, seen) in enumerate(todo):
+        t = time.time()
+        if seen is not None:
+            likra.use_checkpoint(seen)
+        where = "" if seen is None else f" @ {seen}"
+        table.extend(engine.score(questions, heads, checkpoint=str(seen),
+                                  desc=f"scoring {','.join(heads)}{where} (pass {i + 1}/{len(todo)})"))
+        if on_pass:
+            on_pass(table)
+        _estimate(time.time() - t, heads, todo[i + 1:]) if i == 0 else None
     return table
 
 
-def _resume_table(partial, questions: list[Question]) -> ScoreTable:
-    if partial is None or not Path(partial).exists():
+def _estimate(seconds: float, heads, remaining) -> None:
+    """After the first pass: how long the rest will take (a pass costs about its number of heads)."""
+    left = seconds * sum(len(h) for h, _ in remaining) / len(heads)
+    if left > 30:
+        _log(f"estimate: about {left / 60:.0f} min more for the {len(remaining)} remaining pass(es) "
+             f"(from the first pass, {seconds:.0f}s)")
+
+
+def _shape(cfg: EvalConfig, run_dir, checkpoints: list[int], likra, questions: list[Question]) -> dict:
+    """Everything that shapes a score table; a partial table is reused only when all of it is equal."""
+    from likra.heads import WEIGHTS_FILE
+
+    ident = likra.loaded.identity
+    adapters = {f"{h}@{seen}": _file_sha(head_checkpoints(run_dir, h)[seen] / WEIGHTS_FILE)
+                for h in likra.heads for seen in checkpoints} if run_dir else {}
+    ids = hashlib.sha256("\n".join(f"{q.benchmark}/{q.id}" for q in questions).encode()).hexdigest()[:16]
+    return {"benchmark": cfg.benchmark, "split": cfg.split, "limit": cfg.limit, "shots": cfg.shots, "seed": cfg.seed,
+            "length_policy": cfg.length_policy, "run": str(Path(run_dir).resolve()) if run_dir else None,
+            "checkpoints": checkpoints, "heads": list(likra.heads),
+            "model": {k: ident.get(k) for k in ("spec", "path", "sha256", "model_type", "n_params", "dtype", "add_bos")},
+            "adapters": adapters, "questions": ids}
+
+
+def _file_sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def check_table_digest(table_path: str | Path) -> None:
+    """A score table beside the results.json that `likra eval` wrote with it must be the one it wrote:
+    an edit that keeps the table well-formed (a changed log-likelihood, a file cut between two
+    checkpoints) is invisible to validation but not to its sha256."""
+    table_path = Path(table_path)
+    results = table_path.with_name(RESULTS_FILE)
+    if table_path.name != SCORES_FILE or not results.exists():
+        return
+    try:
+        recorded = json.loads(results.read_text(encoding="utf-8")).get("scores_sha256")
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return  # an unreadable results.json is not the table's fault; the table was validated
+    if recorded and recorded != _file_sha(table_path):
+        raise ArtifactError(f"changed since likra eval wrote it (its sha256 differs from the one in {results}); "
+                            "rerun likra eval, or copy the table elsewhere to report on it as it is now",
+                            path=str(table_path))
+
+
+def _resume_table(partial: Path, shape: dict) -> ScoreTable:
+    """The partial table left by an interrupted eval of exactly this shape, else a fresh one (saying why)."""
+    sidecar = partial.with_suffix(".json")
+    if not partial.exists():
         return ScoreTable()
-    table = ScoreTable.load(partial)
-    if {r.question_id for r in table} != {q.id for q in questions}:
-        return ScoreTable()  # another question set: start over rather than mix
-    return table
+    try:
+        saved = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        saved = None
+    diff = _first_difference(saved, shape) if isinstance(saved, dict) else "its record is missing or unreadable"
+    if diff is None:
+        try:
+            table = ScoreTable.load(partial)
+        except ArtifactError as e:
+            diff = f"it is damaged ({e})"
+        else:
+            if _file_sha(partial) != saved.get("table_sha256"):
+                _log(f"not resuming the partial table in {partial}: it changed after it was written; starting over")
+                return ScoreTable()
+            passes = len({(r.head, r.checkpoint) for r in table})
+            _log(f"resuming: {passes} head pass(es) already scored in {partial}")
+            return table
+    _log(f"not resuming the partial table in {partial}: {diff}; starting over")
+    return ScoreTable()
 
 
-def _save_partial(table: ScoreTable, partial) -> None:
-    if partial is not None:
-        table.save(partial)
+def _first_difference(saved: dict, shape: dict) -> str | None:
+    for key, value in shape.items():
+        if saved.get(key) != value:
+            return f"it was made with {key}={saved.get(key)!r}, now {key}={value!r}"
+    return None
+
+
+def _save_partial(table: ScoreTable, partial: Path, shape: dict) -> None:
+    table.save(partial)
+    atomic_write_json(partial.with_suffix(".json"), {**shape, "table_sha256": _file_sha(partial)})
 
 
 def available_rules(table: ScoreTable) -> list[str]:
@@ -100,22 +181,43 @@ def format_report(rep: dict) -> str:
 
 
 def evaluate(cfg: EvalConfig, run_dir: str | Path | None, out_dir: str | Path, model_spec: str | None = None,
-             device: str = "auto", dtype: str = "auto", cache_dir: str | None = None, progress: bool = True) -> dict:
-    """Score `cfg`'s questions with the run's heads and write scores.csv + results.json to `out_dir`."""
-    from likra.likra_model import load_likra, select_checkpoints
+             device: str = "auto", dtype: str = "auto", cache_dir: str | None = None, progress: bool = True,
+             likra=None) -> dict:
+    """Score `cfg`'s questions with the run's heads and write scores.csv + results.json to `out_dir`.
+
+    Questions, heads and checkpoints are checked before the model loads; `likra` (a LikraModel of
+    this run) skips loading it again.
+    """
+    from likra.likra_model import load_likra, run_heads, select_checkpoints, unpaired_checkpoints
+    from likra.scoring.lengths import apply_length_policy
 
     t0 = time.time()
-    likra = load_likra(model_spec, run_dir, device, dtype, cache_dir)
-    checkpoints = select_checkpoints(run_dir, cfg.checkpoints) if run_dir else []
     questions = eval_questions(cfg)
+    checkpoints = []
+    if run_dir:
+        heads = run_heads(run_dir)
+        checkpoints = select_checkpoints(run_dir, cfg.checkpoints, heads)
+        left_out = unpaired_checkpoints(run_dir, heads) if cfg.checkpoints == "all" else {}
+        if left_out:
+            _log(f"scoring the {len(checkpoints)} checkpoints every head has; not scored (a head lacks them): {left_out}")
+    likra = likra or load_likra(model_spec, run_dir, device, dtype, cache_dir, checkpoint=None)
+    engine = likra.engine(batch_tokens=cfg.batch_tokens, progress=progress, truncate=cfg.length_policy == "truncate")
+    questions, lengths = apply_length_policy(questions, engine.lengths(questions), engine.max_length, cfg.length_policy)
+    if lengths.too_long:
+        _log(f"length: {lengths.summary()}")
     out_dir = Path(out_dir)
     partial = out_dir / PARTIAL_FILE
-    table = score_run(likra, questions, checkpoints, cfg.batch_tokens, progress, partial)
+    shape = _shape(cfg, run_dir, checkpoints, likra, questions)
+    table = score_run(likra, questions, checkpoints, engine, _resume_table(partial, shape),
+                      on_pass=lambda t: _save_partial(t, partial, shape))
+    validate(table)  # the engine's own output obeys the table's invariants (a guard against engine bugs)
     table.save(out_dir / SCORES_FILE)
     partial.unlink(missing_ok=True)
+    partial.with_suffix(".json").unlink(missing_ok=True)
     rep = report(table, cfg.weights)
     rep.update({"config": asdict(cfg), "run_dir": str(run_dir) if run_dir else None, "base_model": likra.loaded.identity,
-                "questions": len(questions), "checkpoints": checkpoints, "versions": library_versions(),
-                "seconds": round(time.time() - t0, 1)})
+                "questions": len(questions), "checkpoints": checkpoints, "length": asdict(lengths),
+                "scores_sha256": _file_sha(out_dir / SCORES_FILE),
+                "versions": library_versions(), "seconds": round(time.time() - t0, 1)})
     atomic_write_json(out_dir / RESULTS_FILE, rep)
     return rep

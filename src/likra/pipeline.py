@@ -5,18 +5,20 @@ This is the function `likra train` calls; a Python user calls it the same way.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from likra.config import DataConfig, TrainRunConfig
 from likra.data.benchmarks import QuestionSet, load_questions, load_user_file
 from likra.data.negatives import TrainingPair, exclude_leaks, negative_pairs, positive_pairs, sample
 from likra.data.questions import Question
+from likra.errors import ArtifactError, ConfigError, DataError, LengthError, RunStateError
 from likra.io_utils import atomic_write_json, library_versions
+from likra.likra_model import RUN_FILE
 
-RUN_FILE = "run.json"
 
 
 @dataclass
@@ -46,6 +48,14 @@ def build_training_data(cfg: DataConfig, choice_scores: dict | None = None) -> T
     train_set = _load_train_set(cfg)
     eval_set = load_questions(cfg.eval_benchmark, cfg.eval_split, data_root=cfg.data_root, lenient=cfg.lenient)
     kept, leaks = exclude_leaks(list(train_set.questions), list(eval_set.questions))
+    if not kept:
+        raise DataError(f"no training questions left after removing {leaks}", path=str(train_set.source[0]))
+    if cfg.n_train and cfg.n_train > len(kept):
+        removed = len(train_set.questions) - len(kept)
+        raise ConfigError(f"data.n_train: {cfg.n_train} training questions asked for, but {len(kept)} remain "
+                          f"({len(train_set.questions)} loaded, {removed} removed as evaluation questions); ask for "
+                          f"at most {len(kept)}, or omit it for all",
+                          field="data.n_train")
     chosen = sample(kept, cfg.n_train, cfg.seed) if cfg.n_train else kept
     unrelated = None
     if cfg.negative_kind == "unrelated":
@@ -68,12 +78,83 @@ def base_choice_scores(loaded, questions: list[Question], batch_tokens: int | No
     from likra.scoring.rules import choice_scores
 
     table = ScoringEngine(loaded.model, loaded.tokenizer, loaded.prefix_token_ids,
-                          EngineConfig(batch_tokens=batch_tokens)).score(questions, ("base",))
+                          EngineConfig(batch_tokens=batch_tokens, truncate=True)).score(questions, ("base",))
     return {qid: scores for (_, qid), (scores, _) in choice_scores(table, "base", norm="char").items()}
 
 
-def train_run(cfg: TrainRunConfig, out_dir: str | Path, resume: bool = True, progress: bool = True) -> dict:
-    """Train the configured heads and write run.json (config, data summary, losses, versions)."""
+def apply_pair_lengths(data: TrainingData, loaded, policy: str) -> TrainingData:
+    """Training examples longer than the model's context: an error listing them, or (policy 'skip')
+    their questions left out of both heads, counted in the summary."""
+    from likra.scoring.lengths import apply_length_policy, model_max_length
+    from likra.tokenize import encode_pair
+
+    max_length = model_max_length(loaded.model)
+    if max_length is None:
+        return data
+    longest: dict[str, int] = {}
+    for p in (*data.positives, *data.negatives):
+        ctx, ans = encode_pair(loaded.tokenizer, loaded.prefix_token_ids, p.context, p.answer)
+        longest[p.source_id] = max(longest.get(p.source_id, 0), len(ctx) + len(ans))
+    kept, rep = apply_length_policy(data.questions, [longest[q.id] for q in data.questions], max_length, policy,
+                                    training=True)
+    if not rep.too_long:
+        return data
+    if not kept:
+        raise LengthError(f"every one of the {len(data.questions)} training questions has an example longer than "
+                          f"the model's context of {max_length} tokens; nothing is left to train on")
+    ids = {q.id for q in kept}
+    summary = {**data.summary, "used": len(kept), "skipped_too_long": rep.skipped}
+    return TrainingData(kept, [p for p in data.positives if p.source_id in ids],
+                        [p for p in data.negatives if p.source_id in ids], summary)
+
+
+_UNSHAPING = {("model", "device"), ("model", "cache_dir")}  # settings that do not change what is trained
+
+
+def _previous_record(out_dir: Path, cfg: TrainRunConfig, resume: bool) -> dict:
+    """The run record already in `out_dir`. Resuming into a folder trained with other settings is an
+    error naming the first difference; --no-resume clears the old heads so none is mixed in."""
+    path = out_dir / RUN_FILE
+    if not path.exists():
+        return {}
+    if not resume:
+        import shutil
+
+        for head in cfg.heads:
+            if (out_dir / head).exists():
+                _log(f"--no-resume: removing the earlier {head} head in {out_dir / head}")
+                shutil.rmtree(out_dir / head)
+        return {}
+    old = _read_record(path)
+    new = json.loads(json.dumps(asdict(cfg)))
+    for section, values in new.items():
+        for key, value in (values.items() if isinstance(values, dict) else [(None, values)]):
+            before = old["config"].get(section, {}).get(key) if key else old["config"].get(section)
+            if (section, key) not in _UNSHAPING and before != value:
+                name = f"{section}.{key}" if key else section
+                raise RunStateError(f"{out_dir}: a run with other settings is saved here ({name}: {before!r}, now "
+                                    f"{value!r}); use another --out, or --no-resume to replace it")
+    return old
+
+
+def _read_record(path: Path) -> dict:
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ArtifactError(f"unreadable run record ({e}); use another --out, or --no-resume to start over",
+                            path=str(path)) from e
+    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
+        raise ArtifactError("not a likra run record (no 'config')", path=str(path))
+    return record
+
+
+def train_run(cfg: TrainRunConfig, out_dir: str | Path, resume: bool = True, progress: bool = True,
+              loaded=None) -> dict:
+    """Train the configured heads and write run.json (config, data summary, losses, versions).
+
+    The data is read and checked before the model loads and before `out_dir` is made, so a bad file
+    leaves nothing behind. `loaded` (a LoadedModel) skips loading the model again.
+    """
     import torch
 
     from likra.heads import attach_heads
@@ -81,28 +162,36 @@ def train_run(cfg: TrainRunConfig, out_dir: str | Path, resume: bool = True, pro
     from likra.train import HeadTrainer
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    loaded = load_model(cfg.model.spec, cfg.model.device, cfg.model.dtype, cfg.model.cache_dir)
-    _log(f"model: {loaded.identity.get('spec')} ({loaded.identity.get('n_params', 0) / 1e6:.0f}M params) "
-         f"on {loaded.identity.get('device')} in {time.time() - t0:.0f}s")
-    scores = None
-    if cfg.data.negative_kind == "near-miss" and cfg.data.negative_strategy != "random":
-        candidates = build_training_data(DataConfig(**{**asdict(cfg.data), "negative_strategy": "random"}))
-        scores = base_choice_scores(loaded, candidates.questions)
-    data = build_training_data(cfg.data, scores)
-    _log(f"data: {data.summary['used']} training questions; leaks removed: {data.summary['excluded_as_leaks']}")
+    hardest = cfg.data.negative_kind == "near-miss" and cfg.data.negative_strategy != "random"
+    data = build_training_data(replace(cfg.data, negative_strategy="random") if hardest else cfg.data)
+    if data.summary["skipped_rows"] != "none":
+        _log(f"data: {data.summary['skipped_rows']}")
+    if loaded is None:
+        loaded = load_model(cfg.model.spec, cfg.model.device, cfg.model.dtype, cfg.model.cache_dir)
+        _log(f"model: {loaded.identity.get('spec')} ({loaded.identity.get('n_params', 0) / 1e6:.0f}M params) "
+             f"on {loaded.identity.get('device')} in {time.time() - t0:.0f}s")
+    if hardest:
+        data = build_training_data(cfg.data, base_choice_scores(loaded, data.questions))
+    data = apply_pair_lengths(data, loaded, cfg.data.length_policy)
+    _log(f"data: {data.summary['used']} training questions; leaks removed: {data.summary['excluded_as_leaks']}"
+         + (f"; {data.summary['skipped_too_long']} too long for the model, skipped" if "skipped_too_long" in data.summary else ""))
+    record = {"config": asdict(cfg), "base_model": loaded.identity, "data": data.summary,
+              "versions": library_versions(), "heads": {}}
+    previous = _previous_record(out_dir, cfg, resume)
+    record["heads"] = {h: r for h, r in previous.get("heads", {}).items() if h in cfg.heads}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out_dir / RUN_FILE, record)  # the run's heads are known from the start
     torch.manual_seed(cfg.train.seed)
     model = attach_heads(loaded.model, cfg.lora, names=("pos", "neg"), seed=cfg.train.seed)
     pairs = {"pos": data.positives, "neg": data.negatives}
-    record = {"config": asdict(cfg), "base_model": loaded.identity, "data": data.summary,
-              "versions": library_versions(), "heads": {}}
     for head in cfg.heads:
         trainer = HeadTrainer(model, loaded.tokenizer, loaded.prefix_token_ids, head, out_dir / head, cfg.train,
                               base_identity=loaded.identity, data_info=data.summary, progress=progress)
         t = time.time()
         result = trainer.train(pairs[head], resume=resume)
-        record["heads"][head] = {**asdict(result), "seconds": round(time.time() - t, 1)}
+        seconds = time.time() - t + (record["heads"].get(head, {}).get("seconds", 0) if resume else 0)
+        record["heads"][head] = {**asdict(result), "seconds": round(seconds, 1)}
         atomic_write_json(out_dir / RUN_FILE, record)
     record["seconds"] = round(time.time() - t0, 1)
     atomic_write_json(out_dir / RUN_FILE, record)

@@ -5,9 +5,29 @@ from __future__ import annotations
 import math
 
 from likra.data.questions import Question
-from likra.scoring.rules import RULES
+from likra.errors import ConfigError, DataError, RunStateError
+from likra.scoring.rules import NORMS, RULES
 
 ARC_TEMPLATE = "Question: {question}\nAnswer:"
+
+
+def read_candidates(path: str) -> list[tuple[str, list[str]]]:
+    """A JSONL file of {"question": ..., "answers": [...]} per line, checked row by row (file:line:field)
+    before any model loads."""
+    from likra.data.readers import read_jsonl
+
+    rows, _ = read_jsonl(path)
+    if not rows:
+        raise DataError("no rows", path=str(path))
+    items = []
+    for line, row in rows:
+        q, answers = row.get("question"), row.get("answers")
+        if not isinstance(q, str) or not q.strip():
+            raise DataError("missing or empty question", path=str(path), line=line, field="question")
+        if not isinstance(answers, list) or not answers or any(not isinstance(a, str) or not a.strip() for a in answers):
+            raise DataError("expected a non-empty list of non-empty strings", path=str(path), line=line, field="answers")
+        items.append((q, answers))
+    return items
 
 
 def softmax(xs: list[float]) -> list[float]:
@@ -21,17 +41,27 @@ def score_candidates(likra, question: str, answers: list[str], weight: float = 1
                      template: str = ARC_TEMPLATE, rule: str | None = None, progress: bool = False) -> dict:
     """Per-answer log-likelihoods under each head, the rule's score, and softmax probabilities over answers.
 
-    The default rule is Likra when both heads are present, else whatever the heads allow.
+    The heads score at the checkpoint `likra` has loaded (load_likra loads 'final' by default); the
+    default rule is Likra when both heads are present, else whatever the heads allow.
     """
-    from likra.scoring.engine import EngineConfig, ScoringEngine
-
-    if len(answers) < 1 or any(not a.strip() for a in answers):
-        raise ValueError("give at least one non-empty candidate answer")
+    if not isinstance(question, str) or not question.strip():
+        raise DataError("the question is empty", field="question")
+    if not answers or any(not isinstance(a, str) or not a.strip() for a in answers):
+        raise DataError("give at least one candidate answer, none empty", field="answers")
+    if norm not in NORMS:
+        raise ConfigError(f"norm must be one of {', '.join(NORMS)}, got {norm!r}")
+    if not math.isfinite(weight) or weight < 0:
+        raise ConfigError(f"weight must be a finite number >= 0, got {weight!r}")
+    if likra.heads and likra.checkpoint is None:
+        raise RunStateError("no checkpoint of the heads is loaded: load_likra(..., checkpoint='final') or "
+                            "likra.use_checkpoint(N) first")
     heads = ("base",) + tuple(likra.heads)
+    if rule is not None and (rule not in RULES or not set(RULES[rule][0]) <= set(heads)):
+        raise ConfigError(f"rule {rule!r} is not available with heads {heads}; rules: {', '.join(RULES)}")
     rule = rule or next(r for r in ("likra", "base-likra", "sft", "base") if set(RULES[r][0]) <= set(heads))
     q = Question("candidate", "user", template.format(question=question), tuple(answers), 0)
-    table = ScoringEngine(likra.model, likra.loaded.tokenizer, likra.loaded.prefix_token_ids,
-                          EngineConfig(progress=progress)).score([q], heads, checkpoint="final")
+    checkpoint = str(likra.checkpoint) if likra.heads else "-"
+    table = likra.engine(progress=progress).score([q], heads, checkpoint=checkpoint)
     per = {(r.head, r.choice): r for r in table}
     out = []
     for i, a in enumerate(answers):
@@ -41,5 +71,5 @@ def score_candidates(likra, question: str, answers: list[str], weight: float = 1
         out.append({"answer": a, "score": score, "loglik": lls, "n_tokens": per[("base", i)].n_tokens})
     for item, p in zip(out, softmax([o["score"] for o in out])):
         item["probability"] = p
-    return {"question": question, "rule": rule, "weight": weight, "norm": norm,
+    return {"question": question, "rule": rule, "weight": weight, "norm": norm, "checkpoint": likra.checkpoint,
             "ranking": sorted(range(len(out)), key=lambda i: -out[i]["score"]), "answers": out}
