@@ -21,7 +21,7 @@ from likra.data.questions import Question
 from likra.errors import ArtifactError
 from likra.io_utils import atomic_write_json, library_versions
 from likra.likra_model import head_checkpoints
-from likra.scoring.rules import RULES, accuracy
+from likra.scoring.rules import RULES, accuracy_sweep
 from likra.scoring.table import BASE_CHECKPOINT, ScoreTable, validate
 
 SCORES_FILE, RESULTS_FILE, PARTIAL_FILE = "scores.csv", "results.json", "scores.partial.csv"
@@ -138,6 +138,22 @@ def _resume_table(partial: Path, shape: dict) -> ScoreTable:
     return ScoreTable()
 
 
+def _finished_table(out_dir: Path, shape: dict) -> ScoreTable | None:
+    """The complete table of an earlier eval of exactly this shape in `out_dir` (unchanged since), if any:
+    rerunning a finished eval (an experiment resuming) costs no scoring."""
+    results, scores = out_dir / RESULTS_FILE, out_dir / SCORES_FILE
+    if not (results.exists() and scores.exists()):
+        return None
+    try:
+        saved = json.loads(results.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    if not isinstance(saved, dict) or saved.get("shape") != shape or saved.get("scores_sha256") != _file_sha(scores):
+        return None
+    _log(f"already evaluated with these settings: {scores}")
+    return ScoreTable.load(scores)
+
+
 def _first_difference(saved: dict, shape: dict) -> str | None:
     for key, value in shape.items():
         if saved.get(key) != value:
@@ -157,13 +173,16 @@ def available_rules(table: ScoreTable) -> list[str]:
 
 def report(table: ScoreTable, weights=(1.0,)) -> dict:
     """Accuracy (acc and acc_norm, 95% Wilson intervals) of every rule at every checkpoint."""
-    rows = []
+    rows, weights = [], list(weights)
     for cp in table.checkpoints or ["-"]:
         for rule in available_rules(table):
-            for w in (weights if "likra" in rule else (1.0,)):
+            ws = weights if "likra" in rule else [1.0]
+            sweeps = {key: accuracy_sweep(table, rule, ws, norm, None if cp == "-" else cp)
+                      for key, norm in (("acc", "none"), ("acc_norm", "char"))}
+            for i, w in enumerate(ws):
                 entry = {"checkpoint": cp, "rule": rule, "weight": w}
-                for key, norm in (("acc", "none"), ("acc_norm", "char")):
-                    a = accuracy(table, rule, w, norm, None if cp == "-" else cp)
+                for key, sweep in sweeps.items():
+                    a = sweep[i]
                     entry.update({key: a.acc, f"{key}_low": a.low, f"{key}_high": a.high, "n": a.n})
                 rows.append(entry)
     return {"results": rows}
@@ -208,16 +227,18 @@ def evaluate(cfg: EvalConfig, run_dir: str | Path | None, out_dir: str | Path, m
     out_dir = Path(out_dir)
     partial = out_dir / PARTIAL_FILE
     shape = _shape(cfg, run_dir, checkpoints, likra, questions)
-    table = score_run(likra, questions, checkpoints, engine, _resume_table(partial, shape),
-                      on_pass=lambda t: _save_partial(t, partial, shape))
-    validate(table)  # the engine's own output obeys the table's invariants (a guard against engine bugs)
-    table.save(out_dir / SCORES_FILE)
-    partial.unlink(missing_ok=True)
-    partial.with_suffix(".json").unlink(missing_ok=True)
+    table = _finished_table(out_dir, shape)
+    if table is None:
+        table = score_run(likra, questions, checkpoints, engine, _resume_table(partial, shape),
+                          on_pass=lambda t: _save_partial(t, partial, shape))
+        validate(table)  # the engine's own output obeys the table's invariants (a guard against engine bugs)
+        table.save(out_dir / SCORES_FILE)
+        partial.unlink(missing_ok=True)
+        partial.with_suffix(".json").unlink(missing_ok=True)
     rep = report(table, cfg.weights)
     rep.update({"config": asdict(cfg), "run_dir": str(run_dir) if run_dir else None, "base_model": likra.loaded.identity,
                 "questions": len(questions), "checkpoints": checkpoints, "length": asdict(lengths),
-                "scores_sha256": _file_sha(out_dir / SCORES_FILE),
+                "scores_sha256": _file_sha(out_dir / SCORES_FILE), "shape": shape,
                 "versions": library_versions(), "seconds": round(time.time() - t0, 1)})
     atomic_write_json(out_dir / RESULTS_FILE, rep)
     return rep

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from likra.scoring.rules import accuracy, choice_scores, predictions, wilson_interval
+from likra.scoring.rules import accuracy, accuracy_sweep, choice_scores, correct_vector, predictions, wilson_interval
 from likra.scoring.table import BASE_CHECKPOINT, ScoreRow, ScoreTable
 
 
@@ -45,6 +45,23 @@ def test_accuracy_counts_and_interval(table):
     assert 0 < a.low < 1 and a.high == 1.0
     b = accuracy(table, "base", norm="none")
     assert (b.correct, b.n) == (0, 2)
+
+
+def test_sweep_is_accuracy_at_each_weight(table):
+    # base-likra per char, q1 (gold 0): [(-5 + 6w)/4, (-4 + w)/4] -> choice 0 once w > 0.2;
+    # q2 (gold 1): [(-4 + w)/2, (-6 + 9w)/12] -> choice 1 for every w >= 0
+    weights = [0.0, 0.1, 0.25, 1.0, 2.0]
+    sweep = accuracy_sweep(table, "base-likra", weights, "char", "8")
+    assert [a.correct for a in sweep] == [1, 1, 2, 2, 2] and [a.weight for a in sweep] == weights
+    assert sweep == [accuracy(table, "base-likra", w, "char", "8") for w in weights]
+    assert [a.correct for a in accuracy_sweep(table, "sft", weights, "none", "8")] == [1] * 5  # no weight in sft
+
+
+def test_correct_vector_per_question(table):
+    keys, correct = correct_vector(table, "base", norm="char")
+    assert keys == [("toy", "q1"), ("toy", "q2")] and correct.tolist() == [False, True]
+    keys, correct = correct_vector(table, "base-likra", 1.0, "char", "8")
+    assert keys == [("toy", "q1"), ("toy", "q2")] and correct.tolist() == [True, True]
 
 
 def test_weight_zero_likra_equals_sft(table):

@@ -1,7 +1,9 @@
 """The score table: one row per question x choice x head x checkpoint. Everything after scoring reads it.
 
-Saved as CSV (pandas, spreadsheets and the stdlib all read it). Base-model rows carry the checkpoint
-`BASE_CHECKPOINT` because they do not depend on training; rules pair them with any checkpoint.
+Saved as CSV (pandas, spreadsheets and the stdlib all read it). In memory it is a list of rows and,
+built on first use, the same rows as numpy columns (`columns()`, matrix.py) that the rules read.
+Base-model rows carry the checkpoint `BASE_CHECKPOINT` because they do not depend on training; rules
+pair them with any checkpoint.
 `ScoreTable.load` trusts nothing: each cell's type is parsed strictly here, then `validate`
 (validate.py, the table's invariants) checks every value and the table's structure, so a truncated
 or edited file is an ArtifactError naming file, line and field, never a changed accuracy.
@@ -20,6 +22,7 @@ from typing import Callable, Iterable, Iterator
 
 from likra.errors import ArtifactError
 from likra.io_utils import atomic_write_text
+from likra.scoring.matrix import Columns
 from likra.scoring.validate import BASE_CHECKPOINT, KNOWN_HEADS, checkpoint_order, validate
 
 __all__ = ["BASE_CHECKPOINT", "KNOWN_HEADS", "ScoreRow", "ScoreTable", "validate"]
@@ -149,10 +152,15 @@ def _row(cells: list[str], cols: Callable, width: int, path: str, line: int) -> 
 
 
 class ScoreTable:
-    """A list of ScoreRow with lookup by (head, checkpoint); immutable once built."""
+    """A list of ScoreRow with lookup by (head, checkpoint), and the same rows held columnar for the rules.
+
+    Rows are added with `extend` only (not by changing `rows` in place): `columns()` is built once and
+    rebuilt after an extend.
+    """
 
     def __init__(self, rows: Iterable[ScoreRow] = ()):
         self.rows: list[ScoreRow] = list(rows)
+        self._columnar: Columns | None = None
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -162,6 +170,13 @@ class ScoreTable:
 
     def extend(self, other: "ScoreTable | Iterable[ScoreRow]") -> None:
         self.rows.extend(other)
+        self._columnar = None
+
+    def columns(self) -> Columns:
+        """The rows as numpy arrays, with each head's choice matrices (matrix.py); built on first use."""
+        if self._columnar is None or self._columnar.n_rows != len(self.rows):  # also catches rows.append
+            self._columnar = Columns(self.rows)
+        return self._columnar
 
     @property
     def heads(self) -> list[str]:
