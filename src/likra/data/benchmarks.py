@@ -21,7 +21,8 @@ from likra.data.formats import (
     RowInfo, parse_arc, parse_commonsense_qa, parse_hellaswag, parse_mmlu, parse_openbookqa, parse_piqa,
     parse_truthfulqa_mc1, parse_winogrande,
 )
-from likra.data.readers import SkipReport, count_lines, handle, locate, parse_user_row, read_csv, read_jsonl, read_labels
+from likra.data.readers import SkipReport, count_lines, handle, locate, read_csv, read_jsonl, read_labels
+from likra.data.user_rows import parse_user_row
 
 Parser = Callable[[dict, RowInfo], Question]
 
