@@ -323,6 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval(sub, common)
     _add_score(sub, common)
     _add_small(sub, common)
+    from likra.experiments.command import add_parser as add_experiment
+
+    add_experiment(sub, common, EPILOG)
     return p
 
 

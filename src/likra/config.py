@@ -189,6 +189,71 @@ class TrainRunConfig:
         checked(self, heads=lambda v: each(one_of(*HEAD_NAMES))(v) or unique(v))
 
 
+def _weight_grid(step: float = 0.05, top: float = 1.5) -> tuple[float, ...]:
+    return tuple(round(i * step, 10) for i in range(int(round(top / step)) + 1))
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """One experiment of the paper's analysis: the same runs for every seed, one model loaded once."""
+
+    model: str = "smollm2-135m"
+    """Base model (a named model, folder, .gguf file or hub id)."""
+    benchmark: str = "arc"
+    """Benchmark the heads train on (its evaluation split's questions are removed by id and text)."""
+    train_split: str = "all"
+    """Split of `benchmark` to train on."""
+    eval_benchmark: str = "arc_challenge"
+    """Benchmark evaluated on."""
+    eval_split: str = "test"
+    """Split evaluated."""
+    seeds: tuple[int, ...] = (0, 1, 2)
+    """One run per seed (training order, sampling and negatives); intervals are across seeds."""
+    n_train: int | None = None
+    """Training questions per head (None: the whole training set, as the paper)."""
+    limit: int | None = 500
+    """Evaluate a fixed seeded subset of this many test questions, the same for every run (None: all)."""
+    shots: int = 0
+    """Few-shot examples before each evaluated question."""
+    eval_seed: int = 1234
+    """Seed of the evaluated subset and the few-shot draw (the same for every run)."""
+    lr: float = 1e-4
+    """Constant learning rate (paper: 1e-4)."""
+    batch_size: int = 8
+    """Examples per optimiser step (paper: 8)."""
+    weights: tuple[float, ...] = _weight_grid()
+    """Negative-head weights w for the `weights` sweep (default 0 to 1.5 in steps of 0.05)."""
+    at: tuple[int, ...] = ()
+    """Checkpoints (examples seen) for the `weights` sweep; empty: 64, 256 and the final one."""
+    negative_kinds: tuple[str, ...] = ("near-miss", "hardest", "easiest", "irrelevant", "unrelated")
+    """Negative heads the `negatives` experiment trains: near-miss (random wrong choice), its hardest and
+    easiest variants by the base model's score, irrelevant and unrelated answers."""
+    unrelated_benchmark: str = "hellaswag"
+    """Source of unrelated answers (`negatives` and `mass`)."""
+    norm: str = "char"
+    """Normalisation of each log-likelihood in plots and summaries: char (lm-eval acc_norm) or none (acc)."""
+    device: str = "auto"
+    """Device ('auto', 'cpu', 'cuda', ...)."""
+    dtype: str = "auto"
+    """Model dtype ('auto': float32 on CPU, bfloat16 on CUDA)."""
+    data_root: str | None = None
+    """Benchmark data folder."""
+
+    SECTION: ClassVar[str] = "experiment"
+
+    def __post_init__(self) -> None:
+        unique = lambda v: None if len(set(v)) == len(v) else "must not repeat a value"  # noqa: E731
+        checked(self, model=nonempty, benchmark=nonempty, train_split=nonempty, eval_benchmark=nonempty,
+                eval_split=nonempty, seeds=lambda v: each(at_least(0))(v) or unique(v), n_train=optional(at_least(1)),
+                limit=optional(at_least(1)), shots=at_least(0), eval_seed=at_least(0), lr=above(0),
+                batch_size=at_least(1), weights=lambda v: each(at_least(0))(v) or unique(v),
+                at=lambda v: None if not v else each(at_least(1))(v),
+                negative_kinds=lambda v: each(one_of(*NEGATIVE_KINDS, *NEAR_MISS_STRATEGIES[1:]))(v) or unique(v),
+                unrelated_benchmark=nonempty, norm=one_of("char", "none"),
+                device=matches(_DEVICE, "auto, cpu, mps, cuda or cuda:N"),
+                dtype=one_of("auto", "float32", "bfloat16", "float16"))
+
+
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """A .toml or .json config file as nested dicts; anything else is a ConfigError naming the file."""
     path = Path(path)

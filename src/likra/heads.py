@@ -7,6 +7,7 @@ Saved in PEFT's own format (adapter_model.safetensors + adapter_config.json, loa
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -62,6 +63,32 @@ def attach_heads(model, settings: LoraSettings = LoraSettings(), names=HEAD_NAME
         if peft_model is None:
             peft_model = get_peft_model(model, cfg, adapter_name=name, autocast_adapter_dtype=True)
         else:
+            peft_model.add_adapter(name, cfg)
+    _adapters_to_float32(peft_model)
+    peft_model.eval()
+    return peft_model
+
+
+def heads_on(loaded, settings: LoraSettings = LoraSettings(), seed: int = 0, names=HEAD_NAMES) -> PeftModel:
+    """Fresh heads on a LoadedModel's base model, initialised exactly as `attach_heads(seed)` would.
+
+    The base model is wrapped once (PEFT injects LoRA layers in place, so a second wrap would nest);
+    later calls delete and re-add the same adapters, so one loaded model serves many runs (seeds,
+    negative kinds) of an experiment.
+    """
+    if loaded.peft_model is None:
+        loaded.peft_model = attach_heads(loaded.model, settings, names, seed)
+        return loaded.peft_model
+    peft_model = loaded.peft_model
+    # the wrapped model's Linear layers are LoRA layers now: take the targets the first wrap chose
+    targets = settings.target_modules or tuple(sorted(peft_model.peft_config[names[0]].target_modules))
+    cfg = lora_config(peft_model, LoraSettings(settings.r, settings.alpha, settings.dropout, targets))
+    with warnings.catch_warnings():  # "adapter pos was active, now deleted": it is re-added next
+        warnings.simplefilter("ignore", UserWarning)
+        for i, name in enumerate(names):
+            if name in peft_model.peft_config:
+                peft_model.delete_adapter(name)
+            torch.manual_seed(seed + i)
             peft_model.add_adapter(name, cfg)
     _adapters_to_float32(peft_model)
     peft_model.eval()

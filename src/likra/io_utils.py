@@ -35,6 +35,8 @@ def _jsonable(obj: Any) -> Any:
         return [_jsonable(v) for v in obj]
     if isinstance(obj, Path):
         return str(obj)
+    if isinstance(obj, float) and obj != obj:
+        return None  # NaN is not JSON; null reads everywhere (an interval of one seed, an empty subset)
     return obj
 
 

@@ -157,10 +157,12 @@ class LikraModel:
 
 
 def load_likra(model_spec: str | None = None, run_dir: str | Path | None = None, device: str = "auto",
-               dtype: str = "auto", cache_dir: str | None = None, checkpoint: str | int | None = "final") -> LikraModel:
+               dtype: str = "auto", cache_dir: str | None = None, checkpoint: str | int | None = "final",
+               loaded=None) -> LikraModel:
     """Base model (from `model_spec`, else the run's own base model) with the run's heads attached and
-    loaded at `checkpoint` ('final', or examples seen; None attaches them without loading weights)."""
-    from likra.heads import attach_heads
+    loaded at `checkpoint` ('final', or examples seen; None attaches them without loading weights).
+    `loaded` (a LoadedModel) is used instead of loading the model again."""
+    from likra.heads import heads_on
     from likra.models import load_model
 
     if model_spec is None and run_dir is None:
@@ -169,10 +171,11 @@ def load_likra(model_spec: str | None = None, run_dir: str | Path | None = None,
     seen = None
     if run_dir is not None and checkpoint is not None:
         seen = select_checkpoints(run_dir, str(checkpoint), heads)[0]
-    loaded = load_model(model_spec or _run_base_spec(run_dir, heads), device, dtype, cache_dir)
+    if loaded is None:
+        loaded = load_model(model_spec or _run_base_spec(run_dir, heads), device, dtype, cache_dir)
     if run_dir is None:
-        return LikraModel(loaded, loaded.model)
-    model = attach_heads(loaded.model, _run_lora_settings(run_dir, heads[0]), names=HEAD_NAMES)
+        return LikraModel(loaded, loaded.peft_model or loaded.model)
+    model = heads_on(loaded, _run_lora_settings(run_dir, heads[0]))
     likra = LikraModel(loaded, model, Path(run_dir), heads)
     if seen is not None:
         likra.use_checkpoint(seen)

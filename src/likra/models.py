@@ -62,6 +62,7 @@ class LoadedModel:
     tokenizer: Any  # transformers PreTrainedTokenizerBase
     prefix_token_ids: list[int]  # put before every text: [bos] for models that expect BOS, else []
     identity: dict  # JSON-able description of exactly what was loaded (for run records)
+    peft_model: Any = None  # the one PEFT wrapper with the pos/neg heads, once heads.heads_on made it
 
 
 @dataclass

@@ -157,7 +157,7 @@ def train_run(cfg: TrainRunConfig, out_dir: str | Path, resume: bool = True, pro
     """
     import torch
 
-    from likra.heads import attach_heads
+    from likra.heads import heads_on
     from likra.models import load_model
     from likra.train import HeadTrainer
 
@@ -183,7 +183,7 @@ def train_run(cfg: TrainRunConfig, out_dir: str | Path, resume: bool = True, pro
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out_dir / RUN_FILE, record)  # the run's heads are known from the start
     torch.manual_seed(cfg.train.seed)
-    model = attach_heads(loaded.model, cfg.lora, names=("pos", "neg"), seed=cfg.train.seed)
+    model = heads_on(loaded, cfg.lora, seed=cfg.train.seed)
     pairs = {"pos": data.positives, "neg": data.negatives}
     for head in cfg.heads:
         trainer = HeadTrainer(model, loaded.tokenizer, loaded.prefix_token_ids, head, out_dir / head, cfg.train,

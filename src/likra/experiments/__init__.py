@@ -1,0 +1,57 @@
+"""The paper's findings as commands (`likra experiment NAME`). Each experiment is one declaration
+below: a name, the figure it reproduces, and a `run(Session) -> record` function that writes
+NAME.csv, NAME-summary.csv, NAME.json and NAME.png into the experiment folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from likra.config import ExperimentConfig
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    """Command name."""
+    figure: str
+    """What of the paper it reproduces."""
+    summary: str
+    """One line for --help."""
+    run: Callable
+    """Session -> record (dict)."""
+
+
+def _lazy(module: str) -> Callable:
+    def run(session):
+        from importlib import import_module
+
+        return import_module(f"likra.experiments.{module}").run(session)
+    return run
+
+
+EXPERIMENTS = {e.name: e for e in (
+    Experiment("curve", "Figs 1, 3", "accuracy against training examples: base, SFT, Likra, Base-Likra; "
+               "per-example gain of negatives vs positives", _lazy("curve")),
+    Experiment("likelihoods", "Fig 2", "log-likelihood of the correct and the most likely incorrect answer "
+               "along training, per head", _lazy("likelihoods")),
+    Experiment("weights", "Fig 4", "accuracy against the negative head's weight w, at chosen checkpoints",
+               _lazy("weights")),
+    Experiment("mass", "Fig 6", "where each head moves probability mass: correct, most likely incorrect, "
+               "irrelevant and unrelated answers, relative to the base model", _lazy("mass")),
+    Experiment("table", "Table 1", "base, SFT, Likra and Base-Likra at the end of training for every curve "
+               "experiment in the subfolders of --out", _lazy("table")),
+    Experiment("negatives", "Fig 5", "Likra curves with near-miss, hardest, easiest, irrelevant and unrelated "
+               "negative heads", _lazy("negatives")),
+)}
+
+
+def run_experiment(name: str, cfg: ExperimentConfig, out: str | Path, progress: bool = True, loaded=None) -> dict:
+    """Run (or resume) experiment `name` into folder `out`; returns its record (also in out/NAME.json)."""
+    from likra.errors import ConfigError
+    from likra.experiments.session import Session
+
+    if name not in EXPERIMENTS:
+        raise ConfigError(f"unknown experiment {name!r}; experiments: {', '.join(EXPERIMENTS)}")
+    return EXPERIMENTS[name].run(Session(cfg, out, progress, loaded))

@@ -1,0 +1,106 @@
+"""`mass` (the paper's Fig 6): where each head moves probability mass. For every test question, four
+answers after its own context: the correct one, the most likely incorrect one (by the base model),
+an irrelevant one (another test question's correct answer) and an unrelated one (an answer from
+another benchmark). The change of their per-character log-likelihood relative to the base model,
+for each head, along training."""
+
+from __future__ import annotations
+
+import random
+
+from likra.data.questions import Question
+from likra.experiments.plots import draw_band, panels, save
+from likra.experiments.session import Session, log, short
+from likra.experiments.stats import summarise
+from likra.scoring.rules import choice_scores
+from likra.scoring.table import ScoreTable
+
+ANSWERS = ("correct", "most likely incorrect", "irrelevant", "unrelated")
+COLOURS = ("#2ca02c", "#d62728", "#ff7f0e", "#8c564b")
+TABLE = "mass-scores.csv"
+
+
+def mass_questions(questions: list[Question], base: ScoreTable, unrelated: list[Question], seed: int) -> list[Question]:
+    """Each test question with the four kinds of answer as its choices (correct first)."""
+    from likra.errors import ConfigError
+
+    if any(q.choice_contexts is not None for q in questions):
+        raise ConfigError("mass needs questions whose choices share one context (not Winogrande's partial scoring)")
+    scores = {qid: s for (_, qid), (s, _) in choice_scores(base, "base", 1.0, "char").items()}
+    rng = random.Random(seed)
+    others = list(range(len(questions)))
+    rng.shuffle(others)
+    out = []
+    for i, q in enumerate(questions):
+        wrong = max((c for c in range(len(q.choices)) if c != q.gold), key=lambda c: scores[q.id][c])
+        other = questions[others[i] if others[i] != i else others[(i + 1) % len(others)]]
+        far = rng.choice(unrelated)
+        choices = (q.choices[q.gold], q.choices[wrong], other.choices[other.gold], far.choices[far.gold])
+        out.append(Question(q.id, q.benchmark, q.context, choices, 0, q.target_delimiter, query=q.query,
+                            description=q.description))
+    return out
+
+
+def score_mass(s: Session, seed: int, curve_table: ScoreTable) -> ScoreTable:
+    """The four answers of every test question under base, pos and neg at every checkpoint (once)."""
+    from likra.data.benchmarks import load_questions
+    from likra.errors import ArtifactError
+    from likra.evaluate import eval_questions, score_run
+    from likra.likra_model import load_likra
+
+    run = s.run_dir(seed)
+    path = run / "eval" / TABLE
+    checkpoints = [int(c) for c in curve_table.checkpoints]
+    if path.exists():
+        try:
+            table = ScoreTable.load(path)
+            if table.checkpoints == curve_table.checkpoints:
+                log(f"[{run}] mass: already scored ({path})")
+                return table
+        except ArtifactError as e:
+            log(f"[{run}] mass: rescoring, the saved table is damaged ({e})")
+    unrelated = list(load_questions(s.cfg.unrelated_benchmark, "all", data_root=s.cfg.data_root).questions)
+    questions = mass_questions(eval_questions(s.eval_config()), curve_table, unrelated, seed)
+    likra = load_likra(run_dir=run, checkpoint=None, loaded=s.loaded)
+    table = score_run(likra, questions, checkpoints, likra.engine(progress=s.progress, truncate=True))
+    table.save(path)
+    return table
+
+
+def rows_for(table: ScoreTable, seed: int) -> list[dict]:
+    base = {qid: sc for (_, qid), (sc, _) in choice_scores(table, "base", 1.0, "char").items()}
+    rows = []
+    for head, rule in (("pos", "sft"), ("neg", "neg")):
+        for cp in table.checkpoints:
+            mine = {qid: sc for (_, qid), (sc, _) in choice_scores(table, rule, 1.0, "char", cp).items()}
+            for k, answer in enumerate(ANSWERS):
+                delta = [mine[q][k] - base[q][k] for q in mine]
+                rows.append({"seed": seed, "head": head, "examples": int(cp), "answer": answer,
+                             "delta_loglik": sum(delta) / len(delta)})
+    return rows
+
+
+def run(s: Session) -> dict:
+    rows = []
+    for seed in s.cfg.seeds:
+        curve_table = s.evaluate(s.train(seed))
+        rows += rows_for(score_mass(s, seed, curve_table), seed)
+    summary = summarise(rows, ("head", "answer", "examples"), "delta_loglik")
+    record = s.write("mass", rows, summary)
+    plot(summary, s)
+    return record
+
+
+def plot(summary: list[dict], s: Session) -> None:
+    fig, axes = panels(2, f"{short(s.cfg.model)}: change of per-character log-likelihood relative to the base model, "
+                          f"{s.cfg.eval_benchmark} {s.cfg.eval_split} questions ({len(s.cfg.seeds)} seed(s), 95% band)")
+    for ax, head in zip(axes, ("pos", "neg")):
+        for answer, colour in zip(ANSWERS, COLOURS):
+            points = [{"x": r["examples"], **r} for r in summary if (r["head"], r["answer"]) == (head, answer)]
+            draw_band(ax, points, answer, colour)
+        ax.axhline(0, color="black", linewidth=0.6)
+        ax.set_title({"pos": "positive head", "neg": "negative head"}[head], fontsize=9)
+        ax.set_xlabel("training examples (log2)")
+        ax.set_ylabel("log-likelihood per character, minus the base model's")
+        ax.legend(fontsize=8)
+    save(fig, s.out / "mass.png")

@@ -1,0 +1,67 @@
+"""`negatives` (the paper's Fig 5): Likra curves with negative heads trained on different kinds of wrong
+answers, all paired with the same positive head (`curve`'s, per seed): near-miss (a random wrong
+choice; its hardest and easiest variants by the base model's score), irrelevant (another question's
+answer) and unrelated (an answer from another benchmark)."""
+
+from __future__ import annotations
+
+from likra.experiments.plots import band_plot
+from likra.experiments.session import Session, log, short
+from likra.experiments.stats import summarise
+from likra.scoring.rules import accuracy
+from likra.scoring.table import ScoreTable
+
+COLOURS = {"near-miss": "#d62728", "hardest": "#9467bd", "easiest": "#e377c2", "irrelevant": "#ff7f0e",
+           "unrelated": "#8c564b", "sft": "#1f77b4"}
+
+
+def paired(pos_table: ScoreTable, neg_table: ScoreTable) -> ScoreTable:
+    """Base and pos rows of one table with the neg rows of another, at the checkpoints both have;
+    checked like any table (same questions, choices and gold on both sides)."""
+    from likra.scoring.table import validate
+
+    common = set(pos_table.checkpoints) & set(neg_table.checkpoints)
+    rows = [r for r in pos_table if r.head == "base" or (r.head == "pos" and r.checkpoint in common)]
+    rows += [r for r in neg_table if r.head == "neg" and r.checkpoint in common]
+    table = ScoreTable(rows)
+    validate(table)
+    return table
+
+
+def rows_for(table: ScoreTable, seed: int, kind: str, norm: str) -> list[dict]:
+    rows = []
+    for cp in table.checkpoints:
+        for rule in ("likra", "base-likra"):
+            a = accuracy(table, rule, 1.0, norm, cp)
+            rows.append({"seed": seed, "kind": kind, "rule": rule, "examples": int(cp), "accuracy": a.acc, "n": a.n})
+        if kind == "near-miss":  # the shared positive head's own curve, for reference
+            a = accuracy(table, "sft", 1.0, norm, cp)
+            rows.append({"seed": seed, "kind": "sft", "rule": "sft", "examples": int(cp), "accuracy": a.acc, "n": a.n})
+    return rows
+
+
+def run(s: Session) -> dict:
+    rows = []
+    for seed in s.cfg.seeds:
+        curve_table = s.evaluate(s.train(seed))
+        for kind in s.cfg.negative_kinds:
+            neg_table = curve_table if kind == "near-miss" else s.evaluate(s.train(seed, kind))
+            rows += rows_for(paired(curve_table, neg_table), seed, kind, s.cfg.norm)
+    summary = summarise(rows, ("kind", "rule", "examples"), "accuracy")
+    record = s.write("negatives", rows, summary)
+    plot(summary, s)
+    final = max(r["examples"] for r in summary)
+    for r in sorted((r for r in summary if r["examples"] == final and r["rule"] in ("likra", "sft")), key=lambda r: -r["mean"]):
+        log(f"negatives: {r['kind']:<10} at {final} examples: {r['mean']:.3f} [{r['low']:.3f}, {r['high']:.3f}]")
+    return record
+
+
+def plot(summary: list[dict], s: Session) -> None:
+    series = {kind: [{"x": r["examples"], **r} for r in summary if r["kind"] == kind and r["rule"] in ("likra", "sft")]
+              for kind in dict.fromkeys(r["kind"] for r in summary)}
+    labels = {k: f"Likra, {k} negatives" for k in series} | {"sft": "SFT (positive head alone)"}
+    c = s.cfg
+    band_plot(series, s.out / "negatives.png",
+              f"{short(c.model)}: Likra by kind of negative ({c.eval_benchmark} {c.eval_split}, {len(c.seeds)} seed(s), 95% band)",
+              "training examples per head (log2)", "accuracy" + (" (acc_norm)" if c.norm == "char" else ""),
+              colours=COLOURS, labels=labels)

@@ -1,0 +1,108 @@
+"""Plots that read without the paper: titled, labelled axes, log2 x for example counts, a legend, and a
+95% band across seeds around each mean line."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Sequence
+
+COLOURS = {"base": "#7f7f7f", "sft": "#1f77b4", "likra": "#d62728", "base-likra": "#ff7f0e", "neg": "#2ca02c"}
+LABELS = {"base": "base", "sft": "SFT (positive head)", "likra": "Likra (L+ - w L-)", "base-likra": "Base-Likra (base - w L-)"}
+
+
+def _figure(title: str, xlabel: str, ylabel: str, log2_x: bool):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    ax.set_title(wrap(title), fontsize=9)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if log2_x:
+        ax.set_xscale("log", base=2)
+    ax.grid(alpha=0.3)
+    return fig, ax
+
+
+def wrap(title: str, width: int = 95) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(title, width))
+
+
+def _clip(v: float, clip: tuple[float, float] | None) -> float:
+    return v if clip is None or math.isnan(v) else min(max(v, clip[0]), clip[1])
+
+
+def band_plot(series: dict[str, list[dict]], path: str | Path, title: str, xlabel: str, ylabel: str,
+              log2_x: bool = True, hlines: dict[str, dict] | None = None, chance: float | None = None,
+              colours: dict[str, str] | None = None, labels: dict[str, str] | None = None,
+              clip: tuple[float, float] | None = (0.0, 1.0)) -> Path:
+    """One line per series (points {'x', 'mean', 'low', 'high'}), a shaded 95% band where it is known
+    (clipped to `clip`: an accuracy interval from few seeds can reach past 0 or 1); `hlines` are flat
+    references (e.g. the base model: {'mean', 'low', 'high'})."""
+    import matplotlib.pyplot as plt
+
+    colours, labels = {**COLOURS, **(colours or {})}, {**LABELS, **(labels or {})}
+    fig, ax = _figure(title, xlabel, ylabel, log2_x)
+    for name, ref in (hlines or {}).items():
+        c = colours.get(name, "#555555")
+        ax.axhline(ref["mean"], color=c, linestyle="--", linewidth=1, label=labels.get(name, name))
+        if ref.get("low") is not None and not math.isnan(ref["low"]):
+            ax.axhspan(_clip(ref["low"], clip), _clip(ref["high"], clip), color=c, alpha=0.08)
+    for name, points in series.items():
+        points = sorted(points, key=lambda p: p["x"])
+        xs = [p["x"] for p in points]
+        c = colours.get(name)
+        ax.plot(xs, [p["mean"] for p in points], marker="o", markersize=3, color=c, label=labels.get(name, name))
+        if all(not math.isnan(p["low"]) for p in points):
+            ax.fill_between(xs, [_clip(p["low"], clip) for p in points], [_clip(p["high"], clip) for p in points],
+                            color=c, alpha=0.18)
+    if chance is not None:
+        ax.axhline(chance, color="black", linestyle=":", linewidth=0.8, label="chance")
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def panels(n: int, title: str):
+    """A row of `n` panels sharing a title (for per-head plots)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 4.4), squeeze=False)
+    fig.suptitle(wrap(title, 60 * n), fontsize=9)
+    return fig, list(axes[0])
+
+
+def draw_band(ax, points: Sequence[dict], label: str, colour: str | None = None, log2_x: bool = True,
+              clip: tuple[float, float] | None = None) -> None:
+    points = sorted(points, key=lambda p: p["x"])
+    xs = [p["x"] for p in points]
+    line, = ax.plot(xs, [p["mean"] for p in points], marker="o", markersize=3, color=colour, label=label)
+    if all(not math.isnan(p["low"]) for p in points):
+        ax.fill_between(xs, [_clip(p["low"], clip) for p in points], [_clip(p["high"], clip) for p in points],
+                        color=line.get_color(), alpha=0.18)
+    if log2_x:
+        ax.set_xscale("log", base=2)
+    ax.grid(alpha=0.3)
+
+
+def save(fig, path: str | Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,116 @@
+"""What every experiment shares: one model loaded once, one training run and one evaluation per seed
+(resumed or reused when rerun), and the files each experiment writes (CSV + JSON + PNG, atomically).
+
+Layout of an experiment folder (shared by the experiments run into it, so `weights`, `likelihoods`
+and `negatives` reuse the runs `curve` trained):
+  OUT/seed-S/                 training run of seed S (both heads, checkpoints at 1, 2, 4, ...)
+  OUT/seed-S/eval/B-SPLIT/    its score table at every checkpoint (scores.csv, results.json)
+  OUT/negatives/KIND/seed-S/  negative-only runs of the `negatives` experiment
+  OUT/NAME.csv, NAME-summary.csv, NAME.json, NAME.png   each experiment's results
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from dataclasses import asdict, replace
+from pathlib import Path
+
+from likra.config import DataConfig, EvalConfig, ExperimentConfig, ModelConfig, TrainConfig, TrainRunConfig
+from likra.io_utils import atomic_write_json, atomic_write_text, library_versions
+from likra.scoring.table import ScoreTable
+
+NEAR_MISS_VARIANTS = {"hardest", "easiest"}  # kinds of `negatives` that are near-miss strategies
+
+
+def short(model: str) -> str:
+    """A model's name for plot titles: a named model as is, a path by its last part."""
+    return Path(model).name or model
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+class Session:
+    """One experiment's runs over one loaded model."""
+
+    def __init__(self, cfg: ExperimentConfig, out: str | Path, progress: bool = True, loaded=None):
+        self.cfg, self.out, self.progress, self._loaded = cfg, Path(out), progress, loaded
+
+    # ---- the model, loaded once -----------------------------------------------------------------
+    @property
+    def loaded(self):
+        if self._loaded is None:
+            from likra.models import load_model
+
+            self._loaded = load_model(self.cfg.model, self.cfg.device, self.cfg.dtype)
+        return self._loaded
+
+    # ---- runs -----------------------------------------------------------------------------------
+    def train_config(self, seed: int, kind: str = "near-miss", heads: tuple[str, ...] = ("pos", "neg")) -> TrainRunConfig:
+        c = self.cfg
+        strategy = kind if kind in NEAR_MISS_VARIANTS else "random"
+        return TrainRunConfig(
+            model=ModelConfig(spec=c.model, device=c.device, dtype=c.dtype),
+            data=DataConfig(benchmark=c.benchmark, train_split=c.train_split, eval_benchmark=c.eval_benchmark,
+                            eval_split=c.eval_split, n_train=c.n_train,
+                            negative_kind="near-miss" if kind in NEAR_MISS_VARIANTS else kind,
+                            negative_strategy=strategy, unrelated_benchmark=c.unrelated_benchmark,
+                            data_root=c.data_root, seed=seed),
+            train=TrainConfig(lr=c.lr, batch_size=c.batch_size, seed=seed), heads=heads)
+
+    def run_dir(self, seed: int, kind: str | None = None) -> Path:
+        return self.out / f"seed-{seed}" if kind is None else self.out / "negatives" / kind / f"seed-{seed}"
+
+    def train(self, seed: int, kind: str | None = None) -> Path:
+        """The run of `seed` (both heads), or a negative-only run of `kind`; resumes, or returns at once
+        when it is finished."""
+        from likra.pipeline import train_run
+
+        run = self.run_dir(seed, kind)
+        cfg = self.train_config(seed) if kind is None else self.train_config(seed, kind, heads=("neg",))
+        log(f"[{run}] training")
+        train_run(cfg, run, progress=self.progress, loaded=self.loaded)
+        return run
+
+    def eval_config(self, checkpoints: str = "all") -> EvalConfig:
+        c = self.cfg
+        return EvalConfig(benchmark=c.eval_benchmark, split=c.eval_split, limit=c.limit, shots=c.shots,
+                          checkpoints=checkpoints, seed=c.eval_seed, data_root=c.data_root)
+
+    def evaluate(self, run: Path, checkpoints: str = "all") -> ScoreTable:
+        """The run's score table at every checkpoint (scored once; a rerun reuses or resumes it)."""
+        from likra.evaluate import SCORES_FILE, evaluate
+        from likra.likra_model import load_likra
+
+        ev = self.eval_config(checkpoints)
+        out = run / "eval" / f"{ev.benchmark}-{ev.split}"
+        log(f"[{run}] evaluating")
+        likra = load_likra(run_dir=run, checkpoint=None, loaded=self.loaded)
+        evaluate(ev, run, out, progress=self.progress, likra=likra)
+        return ScoreTable.load(out / SCORES_FILE)
+
+    # ---- outputs --------------------------------------------------------------------------------
+    def write(self, name: str, rows: list[dict], summary: list[dict], extra: dict | None = None) -> dict:
+        """NAME.csv (per seed), NAME-summary.csv (mean and 95% interval across seeds) and NAME.json (both,
+        the config, seeds and library versions)."""
+        write_csv(self.out / f"{name}.csv", rows)
+        write_csv(self.out / f"{name}-summary.csv", summary)
+        record = {"experiment": name, "config": asdict(self.cfg), "seeds": list(self.cfg.seeds),
+                  "versions": library_versions(), **(extra or {}), "summary": summary, "rows": rows}
+        atomic_write_json(self.out / f"{name}.json", record)
+        return record
+
+    def with_config(self, **changes) -> "Session":
+        return Session(replace(self.cfg, **changes), self.out, self.progress, self._loaded)
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    buf = io.StringIO()
+    if rows:
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    atomic_write_text(path, buf.getvalue())

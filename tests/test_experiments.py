@@ -1,0 +1,207 @@
+"""Each experiment from the CLI in a tiny configuration: the files it writes, their columns, monotone
+example counts, intervals that contain the mean, and agreement with `likra report`."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import pytest
+
+from likra.cli import main
+from likra.paths import data_root
+from tests.conftest import build_model
+
+pytestmark = pytest.mark.skipif(not (data_root() / "arc").is_dir(), reason="benchmark data not found")
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory, tokenizer):
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    build_model("llama").save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def exp(model_dir, tmp_path_factory):
+    """One experiment folder; `curve` first, the others reuse its runs."""
+    out = tmp_path_factory.mktemp("exp") / "tiny"
+    args = ["--model", str(model_dir), "--seeds", "0,1", "--n-train", "8", "--limit", "5", "--batch-size", "4",
+            "--lr", "1e-2", "--at", "4,8", "--weights", "0,0.5,1,1.5", "--negative-kinds", "near-miss,irrelevant",
+            "--out", str(out)]
+    assert main(["--quiet", "experiment", "curve", *args]) == 0
+    return out, args
+
+
+def read(path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_curve_files_columns_and_intervals(exp):
+    out, _ = exp
+    for name in ("curve.csv", "curve-summary.csv", "curve.json", "curve.png"):
+        assert (out / name).stat().st_size > 0
+    rows = read(out / "curve.csv")
+    assert set(rows[0]) == {"seed", "examples", "rule", "accuracy", "low", "high", "n"}
+    for seed in ("0", "1"):
+        examples = [int(r["examples"]) for r in rows if r["seed"] == seed and r["rule"] == "likra"]
+        assert examples == sorted(examples) == [1, 2, 4, 8]
+    summary = read(out / "curve-summary.csv")
+    assert {r["rule"] for r in summary} == {"base", "sft", "likra", "base-likra"}
+    for r in summary:
+        assert int(r["seeds"]) == 2 and float(r["low"]) <= float(r["mean"]) <= float(r["high"])
+        per_seed = [float(x["accuracy"]) for x in rows if (x["rule"], x["examples"]) == (r["rule"], r["examples"])]
+        assert float(r["mean"]) == pytest.approx(sum(per_seed) / 2)
+    record = json.loads((out / "curve.json").read_text())
+    assert record["config"]["seeds"] == [0, 1] and "torch" in record["versions"]
+
+
+def test_curve_equals_likra_eval_of_each_run(exp, capsys):
+    out, _ = exp
+    table = out / "seed-1" / "eval" / "arc_challenge-test" / "scores.csv"
+    assert main(["report", str(table), "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)["results"]
+    rows = read(out / "curve.csv")
+    for r in rep:
+        mine = next(x for x in rows if x["seed"] == "1" and x["rule"] == r["rule"] and x["examples"] == r["checkpoint"])
+        assert float(mine["accuracy"]) == pytest.approx(r["acc_norm"])
+
+
+def test_gain_is_defined_from_the_curve(exp):
+    out, _ = exp
+    record = json.loads((out / "curve.json").read_text())
+    acc = {(r["seed"], r["rule"], r["examples"]): r["accuracy"] for r in record["rows"]}
+    gains = record["gain"]
+    assert len(gains) == 1 and gains[0]["window"][1] == 2 * gains[0]["window"][0]  # 64->256 absent: largest doubling
+    g = gains[0]
+    a, b = g["window"]
+    for s in g["per_seed"]:
+        seed = s["seed"]
+        assert s["pos"] == pytest.approx((acc[(seed, "sft", b)] - acc[(seed, "sft", a)]) / (b - a))
+        likra_gain = acc[(seed, "likra", b)] - acc[(seed, "likra", a)]
+        assert s["neg"] == pytest.approx((likra_gain - (acc[(seed, "sft", b)] - acc[(seed, "sft", a)])) / (b - a))
+
+
+def test_weights_sweep_equals_likra_report_at_the_same_w(exp, capsys):
+    out, args = exp
+    assert main(["--quiet", "experiment", "weights", *args]) == 0
+    capsys.readouterr()
+    rows = read(out / "weights.csv")
+    assert {(r["rule"], r["examples"]) for r in rows} == {(r, e) for r in ("likra", "base-likra") for e in ("4", "8")}
+    table = out / "seed-0" / "eval" / "arc_challenge-test" / "scores.csv"
+    assert main(["report", str(table), "--weights", "0,0.5,1,1.5", "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)["results"]
+    for r in rep:
+        if r["rule"] in ("likra", "base-likra") and r["checkpoint"] in ("4", "8"):
+            mine = next(x for x in rows if (x["seed"], x["rule"], x["examples"]) == ("0", r["rule"], r["checkpoint"])
+                        and float(x["weight"]) == r["weight"])
+            assert float(mine["accuracy"]) == pytest.approx(r["acc_norm"])
+    peaks = json.loads((out / "weights.json").read_text())["peak_weight"]
+    assert all(p["mean"] in (0, 0.5, 1, 1.5) or len(p["best_w_per_seed"]) == 2 for p in peaks)
+    assert (out / "weights.png").stat().st_size > 0
+
+
+def test_likelihoods_per_head_along_training(exp):
+    out, args = exp
+    assert main(["--quiet", "experiment", "likelihoods", *args]) == 0
+    summary = read(out / "likelihoods-summary.csv")
+    assert {(r["head"], r["answer"]) for r in summary} == {(h, a) for h in ("pos", "neg")
+                                                           for a in ("correct", "most likely incorrect")}
+    for head in ("pos", "neg"):
+        xs = sorted(int(r["examples"]) for r in summary if r["head"] == head and r["answer"] == "correct")
+        assert xs == [0, 1, 2, 4, 8]
+    assert all(float(r["mean"]) < 0 and not math.isnan(float(r["mean"])) for r in summary)
+    # trained with lr 1e-2, the negative head must raise the most likely wrong answer above the base model's
+    neg_wrong = {int(r["examples"]): float(r["mean"]) for r in summary
+                 if (r["head"], r["answer"]) == ("neg", "most likely incorrect")}
+    assert neg_wrong[8] > neg_wrong[0]
+
+
+def test_negatives_pair_each_kind_with_the_same_positive_head(exp):
+    out, args = exp
+    assert main(["--quiet", "experiment", "negatives", *args]) == 0
+    rows = read(out / "negatives.csv")
+    assert {r["kind"] for r in rows} == {"near-miss", "irrelevant", "sft"}
+    assert (out / "negatives" / "irrelevant" / "seed-1" / "neg" / "checkpoint-000008").is_dir()
+    assert not (out / "negatives" / "irrelevant" / "seed-1" / "pos").exists()
+    curve = read(out / "curve.csv")
+    for r in rows:  # near-miss is curve's own Likra; the SFT reference is curve's SFT
+        if r["kind"] in ("near-miss", "sft") and r["rule"] in ("likra", "sft"):
+            mine = next(x for x in curve if (x["seed"], x["rule"], x["examples"]) == (r["seed"], r["rule"], r["examples"]))
+            assert float(mine["accuracy"]) == pytest.approx(float(r["accuracy"]))
+
+
+def test_mass_moves_relative_to_the_base_model(exp):
+    out, args = exp
+    assert main(["--quiet", "experiment", "mass", *args]) == 0
+    rows = read(out / "mass.csv")
+    assert {r["answer"] for r in rows} == {"correct", "most likely incorrect", "irrelevant", "unrelated"}
+    assert {r["head"] for r in rows} == {"pos", "neg"}
+    assert sorted({int(r["examples"]) for r in rows}) == [1, 2, 4, 8]
+    from likra.scoring.table import ScoreTable
+
+    table = ScoreTable.load(out / "seed-0" / "eval" / "mass-scores.csv")
+    assert all(r.gold == (r.choice == 0) for r in table)  # the correct answer is choice 0
+    # the negative head, trained hard on near-misses, raises the most likely incorrect answer most
+    neg = {r["answer"]: float(r["delta_loglik"]) for r in rows if (r["seed"], r["head"], r["examples"]) == ("0", "neg", "8")}
+    assert neg["most likely incorrect"] > 0
+
+
+def test_table_collects_the_final_point_of_every_curve(exp, capsys):
+    out, _ = exp
+    assert main(["--quiet", "experiment", "table", "--out", str(out.parent)]) == 0
+    rows = read(out.parent / "table.csv")
+    summary = {r["rule"]: float(r["mean"]) for r in read(out / "curve-summary.csv") if r["examples"] == "8"}
+    assert len(rows) == 1 and rows[0]["setting"] == out.name and rows[0]["examples"] == "8"
+    for rule in ("base", "sft", "likra", "base-likra"):
+        assert float(rows[0][rule]) == pytest.approx(summary[rule])
+    assert "| Likra |" in (out.parent / "table.md").read_text()
+
+
+def test_rerun_reuses_every_run_and_table(exp, capsys):
+    out, args = exp
+    before = (out / "seed-0" / "eval" / "arc_challenge-test" / "scores.csv").stat().st_mtime_ns
+    assert main(["--quiet", "experiment", "curve", *args]) == 0
+    err = capsys.readouterr().err
+    assert "already trained" in err and "already evaluated with these settings" in err
+    assert (out / "seed-0" / "eval" / "arc_challenge-test" / "scores.csv").stat().st_mtime_ns == before
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--seeds", "1,1"], "--seeds: experiment.seeds: must not repeat a value"),
+    (["--negative-kinds", "near-miss,wrong"], "--negative-kinds: experiment.negative_kinds: must be one of"),
+    (["--limit", "0"], "--limit: experiment.limit: must be >= 1"),
+    (["--weights", "-1"], "--weights: experiment.weights: must be >= 0"),
+])
+def test_experiment_config_is_checked_before_any_model_loads(flags, message, tmp_path, capsys, monkeypatch):
+    import likra.models
+
+    monkeypatch.setattr(likra.models, "load_model", lambda *a, **k: pytest.fail("model loaded"))
+    assert main(["experiment", "curve", "--out", str(tmp_path / "x"), *flags]) == 2
+    assert message in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+def test_one_loaded_model_serves_many_runs_exactly_as_fresh_loads(model_dir, tmp_path):
+    """heads_on re-initialises the same adapters in place: a run trained after another on the same
+    loaded model has the adapters it would have on a freshly loaded one."""
+    from safetensors.torch import load_file
+
+    from likra.config import DataConfig, ModelConfig, TrainConfig, TrainRunConfig
+    from likra.models import load_model
+    from likra.pipeline import train_run
+
+    def cfg(seed):
+        return TrainRunConfig(model=ModelConfig(spec=str(model_dir)), data=DataConfig(n_train=4, seed=seed),
+                              train=TrainConfig(lr=1e-2, batch_size=2, seed=seed))
+
+    shared = load_model(str(model_dir))
+    train_run(cfg(0), tmp_path / "a0", progress=False, loaded=shared)
+    train_run(cfg(1), tmp_path / "a1", progress=False, loaded=shared)
+    train_run(cfg(1), tmp_path / "b1", progress=False)
+    for head in ("pos", "neg"):
+        a = load_file(str(tmp_path / "a1" / head / "checkpoint-000004" / "adapter_model.safetensors"))
+        b = load_file(str(tmp_path / "b1" / head / "checkpoint-000004" / "adapter_model.safetensors"))
+        assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
