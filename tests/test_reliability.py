@@ -292,6 +292,25 @@ def test_partial_eval_with_the_same_settings_resumes_to_the_same_table(trained, 
     assert (tmp_path / "a" / "scores.csv").read_text() == (tmp_path / "b" / "scores.csv").read_text()
 
 
+@pytest.mark.parametrize("edit,expected", [
+    (lambda lines: lines[:-3], "choice"),                                   # truncated: rows missing
+    (lambda lines: lines + lines[-1:], "duplicate"),                        # a duplicated row
+    (lambda lines: [lines[0]] + [l.replace(",1,0", ",0,0", 1) for l in lines[1:]], "gold"),  # no gold anywhere
+    (lambda lines: [lines[0], lines[1].replace(lines[1].split(",")[5], "nan"), *lines[2:]], "logprob"),
+    (lambda lines: [lines[0], lines[1].replace(",base,", ",bsae,"), *lines[2:]], "head"),
+])
+def test_report_on_a_damaged_table_is_exit_2_naming_the_line(trained, model_dir, tmp_path, capsys, edit, expected):
+    out = tmp_path / "eval"
+    assert main(["--quiet", "eval", "--run", str(trained), "--model", str(model_dir), "--limit", "3",
+                 "--out", str(out)]) == 0
+    bad = tmp_path / "edited.csv"
+    bad.write_text("\n".join(edit((out / "scores.csv").read_text().splitlines())) + "\n")
+    capsys.readouterr()
+    assert main(["report", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "edited.csv" in err and expected in err and "Traceback" not in err
+
+
 def test_report_refuses_a_well_formed_table_edited_after_eval(trained, model_dir, tmp_path, capsys):
     out = tmp_path / "eval"
     assert main(["--quiet", "eval", "--run", str(trained), "--model", str(model_dir), "--limit", "3",
