@@ -138,7 +138,9 @@ def test_pos_head_raises_gold_and_neg_head_raises_wrong_answers(tokenizer, tmp_p
 def test_packed_rows_give_the_same_loss_and_gradients_as_padding(tokenizer, arch):
     from likra.heads import make_trainable
     from likra.tokenize import encode_pair
-    from likra.train import _packed, _padded, answer_loss
+    from likra.batching import answer_loss
+    from likra.batching import packed as _packed
+    from likra.batching import padded as _padded
 
     model = attach_heads(build_model(arch))
     params = make_trainable(model, "pos")
@@ -162,7 +164,7 @@ def test_packed_rows_give_the_same_loss_and_gradients_as_padding(tokenizer, arch
 
 def test_packing_balances_rows_and_keeps_every_example_whole():
     from likra.masks import PAD
-    from likra.train import _packed
+    from likra.batching import packed as _packed
 
     encoded = [([1] * (3 + i % 4), [7] * (2 + i % 3)) for i in range(13)]
     total = sum(len(c) + len(a) for c, a in encoded)

@@ -13,7 +13,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from likra import __version__
-from likra.config import (LENGTH_POLICIES, DataConfig, EvalConfig, LoraSettings, ModelConfig, TrainConfig,
+from likra.config import (LENGTH_POLICIES, OBJECTIVES, DataConfig, EvalConfig, LoraSettings, ModelConfig, TrainConfig,
                           TrainRunConfig, from_dict, override, read_config_file)
 from likra.errors import ConfigError, LikraError
 
@@ -35,7 +35,9 @@ how to fix it), 1 a bug in likra (with its traceback), 130 interrupted (rerun th
 FLAGS = {"data.n_train": "--n-train", "data.seed": "--seed", "data.negative_kind": "--negatives",
          "data.negative_strategy": "--near-miss", "data.length_policy": "--length-policy",
          "train.lr": "--lr", "train.batch_size": "--batch-size", "train.epochs": "--epochs",
-         "train.grad_clip": "--grad-clip", "train.seed": "--seed", "lora.r": "--lora-r", "lora.alpha": "--lora-alpha",
+         "train.grad_clip": "--grad-clip", "train.objective.name": "--objective", "train.objective.beta": "--beta",
+         "train.objective.gamma": "--gamma", "train.objective.alpha": "--alpha", "train.seed": "--seed",
+         "lora.r": "--lora-r", "lora.alpha": "--lora-alpha",
          "lora.dropout": "--lora-dropout", "lora.target_modules": "--target-modules", "model.device": "--device",
          "model.dtype": "--dtype", "model.spec": "--model", "eval.limit": "--limit", "eval.shots": "--shots",
          "eval.checkpoints": "--checkpoints", "eval.weights": "--weights", "eval.batch_tokens": "--batch-tokens",
@@ -134,6 +136,12 @@ def _add_train(sub, common) -> None:
     t.add_argument("--lora-alpha", type=finite_float, help=f"LoRA alpha (default {default(L, 'alpha'):g})")
     t.add_argument("--lora-dropout", type=finite_float, help=f"LoRA dropout (default {default(L, 'dropout'):g})")
     t.add_argument("--target-modules", help="comma-separated module names (default: the MLP projections)")
+    t.add_argument("--objective", choices=list(OBJECTIVES),
+                   help="the loss: nll (default: pos and neg heads each on their own answers, Likra); unlikelihood, "
+                        "dpo, simpo, orpo, kto or infonca train one head (stored as pos) from gold and wrong answers")
+    t.add_argument("--beta", type=finite_float, help="temperature of dpo/simpo/orpo/kto/infonca (default: TRL's)")
+    t.add_argument("--gamma", type=finite_float, help="SimPO's target reward margin gamma, as TRL's simpo_gamma (default 0.5)")
+    t.add_argument("--alpha", type=finite_float, help="weight of unlikelihood's negative term (default 1)")
     t.add_argument("--no-curve", action="store_true", help="save only the final heads")
     only = t.add_mutually_exclusive_group()
     only.add_argument("--negatives-only", action="store_true", help="train the negative head only (Base-Likra)")
@@ -156,7 +164,9 @@ def _train_config(a) -> TrainRunConfig:
                       length_policy=a.length_policy, seed=a.seed),
         lora=override(cfg.lora, r=a.lora_r, alpha=a.lora_alpha, dropout=a.lora_dropout, target_modules=targets),
         train=override(cfg.train, lr=a.lr, batch_size=a.batch_size, epochs=a.epochs, grad_clip=a.grad_clip,
-                       seed=a.seed, curve=False if a.no_curve else None)))
+                       seed=a.seed, curve=False if a.no_curve else None,
+                       objective=override(cfg.train.objective, name=a.objective, beta=a.beta, gamma=a.gamma,
+                                          alpha=a.alpha))))
 
 
 def cmd_train(a) -> int:

@@ -137,6 +137,39 @@ class LoraSettings:
         checked(self, r=at_least(1), alpha=above(0), dropout=in_range(0, 1), target_modules=optional(each(nonempty)))
 
 
+OBJECTIVES = ("nll", "unlikelihood", "dpo", "simpo", "orpo", "kto", "infonca")
+"""The training objectives (likra.objectives): nll trains the pos and neg heads separately (Likra); the
+others train one head from both positives and negatives."""
+
+
+@dataclass(frozen=True)
+class ObjectiveConfig:
+    name: str = "nll"
+    """The loss: nll (each head on its own answers: Likra), unlikelihood, dpo, simpo, orpo, kto, infonca."""
+    beta: float | None = None
+    """Temperature of the preference objectives (dpo, simpo, orpo, kto, infonca); None: the objective's
+    default (TRL's)."""
+    gamma: float | None = None
+    """SimPO's target reward margin gamma (TRL's simpo_gamma; the loss uses gamma / beta); None: 0.5."""
+    alpha: float | None = None
+    """Weight of unlikelihood's term on the negatives; None: 1."""
+
+    SECTION: ClassVar[str] = "train.objective"
+
+    def __post_init__(self) -> None:
+        checked(self, name=one_of(*OBJECTIVES), beta=optional(above(0)), gamma=optional(at_least(0)),
+                alpha=optional(at_least(0)))
+
+    def params(self) -> dict[str, float]:
+        """The hyper-parameters that were set, for `make_objective`."""
+        return {k: v for k, v in (("beta", self.beta), ("gamma", self.gamma), ("alpha", self.alpha)) if v is not None}
+
+    @property
+    def single_head(self) -> bool:
+        """Whether the objective trains one head on positives and negatives together (all but nll)."""
+        return self.name != "nll"
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     lr: float = 1e-4
@@ -155,6 +188,8 @@ class TrainConfig:
     """Save the head at every power of two of examples seen (a learning curve from one run)."""
     state_every: int = 20
     """Optimiser steps between resume states (also written at every checkpoint)."""
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    """The loss ([train.objective] in a config file); nll by default, the paper's."""
     pack_tokens: int = 4096
     """Pack a step's examples into rows of about this many tokens, without padding (each example
     attends only to itself); 0 = classic padded batches. Same loss either way, less wasted compute.
@@ -187,6 +222,11 @@ class TrainRunConfig:
     def __post_init__(self) -> None:
         unique = lambda v: None if len(set(v)) == len(v) else "must not repeat a head"  # noqa: E731
         checked(self, heads=lambda v: each(one_of(*HEAD_NAMES))(v) or unique(v))
+        if self.train.objective.single_head:
+            if self.heads == ("neg",):
+                raise ConfigError(f"run.heads: objective {self.train.objective.name!r} trains one head from positives and "
+                                  "negatives together; negatives-only applies to nll (Base-Likra)", field="run.heads")
+            object.__setattr__(self, "heads", ("pos",))  # the one trained head is stored as 'pos'
 
 
 def _weight_grid(step: float = 0.05, top: float = 1.5) -> tuple[float, ...]:

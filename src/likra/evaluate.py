@@ -21,7 +21,7 @@ from likra.data.questions import Question
 from likra.errors import ArtifactError
 from likra.io_utils import atomic_write_json, library_versions
 from likra.likra_model import head_checkpoints
-from likra.scoring.rules import RULES, accuracy_sweep
+from likra.scoring.rules import ANALYSIS_RULES, RULES, accuracy_sweep
 from likra.scoring.table import BASE_CHECKPOINT, ScoreTable, validate
 
 SCORES_FILE, RESULTS_FILE, PARTIAL_FILE = "scores.csv", "results.json", "scores.partial.csv"
@@ -168,7 +168,7 @@ def _save_partial(table: ScoreTable, partial: Path, shape: dict) -> None:
 
 def available_rules(table: ScoreTable) -> list[str]:
     heads = set(table.heads)
-    return [r for r, (need, _) in RULES.items() if r != "neg" and set(need) <= heads]
+    return [r for r, (need, _) in RULES.items() if r not in ANALYSIS_RULES and set(need) <= heads]
 
 
 def report(table: ScoreTable, weights=(1.0,)) -> dict:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from likra.config import DataConfig, TrainRunConfig
 from likra.data.benchmarks import QuestionSet, load_questions, load_user_file
-from likra.data.negatives import TrainingPair, exclude_leaks, negative_pairs, positive_pairs, sample
+from likra.data.negatives import (TrainingPair, choice_groups, exclude_leaks, negative_pairs, positive_pairs,
+                                  sample)
 from likra.data.questions import Question
 from likra.errors import ArtifactError, ConfigError, DataError, LengthError, RunStateError
 from likra.io_utils import atomic_write_json, library_versions
@@ -108,6 +109,21 @@ def apply_pair_lengths(data: TrainingData, loaded, policy: str) -> TrainingData:
                         [p for p in data.negatives if p.source_id in ids], summary)
 
 
+def training_units(objective: str, data: TrainingData) -> dict[str, list]:
+    """What each head trains on, as the objective compares examples: nll trains pos on the gold answers
+    and neg on the wrong ones; a paired or unpaired objective trains one head on (gold, wrong) per
+    question; a group objective on the gold and all the question's wrong choices."""
+    from likra.objectives import OBJECTIVES
+
+    layout = OBJECTIVES[objective].layout
+    if layout == "single":
+        return {"pos": data.positives, "neg": data.negatives}
+    if layout == "group":
+        return {"pos": choice_groups(data.questions)}
+    wrong = {p.source_id: p for p in data.negatives}  # one negative per question, of the configured kind
+    return {"pos": [(p, wrong[p.source_id]) for p in data.positives]}
+
+
 _UNSHAPING = {("model", "device"), ("model", "cache_dir")}  # settings that do not change what is trained
 
 
@@ -127,9 +143,12 @@ def _previous_record(out_dir: Path, cfg: TrainRunConfig, resume: bool) -> dict:
         return {}
     old = _read_record(path)
     new = json.loads(json.dumps(asdict(cfg)))
+    default = json.loads(json.dumps(asdict(TrainRunConfig())))
     for section, values in new.items():
         for key, value in (values.items() if isinstance(values, dict) else [(None, values)]):
-            before = old["config"].get(section, {}).get(key) if key else old["config"].get(section)
+            # a setting added to likra after the run was made reads as its default (what the run did)
+            saved = old["config"].get(section, default[section])
+            before = saved.get(key, default[section][key]) if key else saved
             if (section, key) not in _UNSHAPING and before != value:
                 name = f"{section}.{key}" if key else section
                 raise RunStateError(f"{out_dir}: a run with other settings is saved here ({name}: {before!r}, now "
@@ -184,7 +203,7 @@ def train_run(cfg: TrainRunConfig, out_dir: str | Path, resume: bool = True, pro
     atomic_write_json(out_dir / RUN_FILE, record)  # the run's heads are known from the start
     torch.manual_seed(cfg.train.seed)
     model = heads_on(loaded, cfg.lora, seed=cfg.train.seed)
-    pairs = {"pos": data.positives, "neg": data.negatives}
+    pairs = training_units(cfg.train.objective.name, data)
     for head in cfg.heads:
         trainer = HeadTrainer(model, loaded.tokenizer, loaded.prefix_token_ids, head, out_dir / head, cfg.train,
                               base_identity=loaded.identity, data_info=data.summary, progress=progress)

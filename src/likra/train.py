@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 import shutil
 import sys
 from dataclasses import asdict, dataclass, field
@@ -24,11 +23,12 @@ from likra.config import TrainConfig
 from likra.data.negatives import TrainingPair
 from likra.errors import ArtifactError, DataError, RunStateError
 from likra.heads import HeadMeta, head_parameters, make_trainable, save_head
+from likra.batching import (answer_loss, answer_token_logps, batch_schedule, example_order, is_checkpoint, packed,
+                            padded)
 from likra.io_utils import atomic_write_json
-from likra.lm_head import last_hidden, output_head, selected_log_probs
-from likra.masks import PAD, model_masks
-from likra.segment_attention import segment_attention
 from likra.tokenize import encode_pair
+
+__all__ = ["HeadTrainer", "TrainConfig", "TrainResult", "answer_loss", "batch_schedule", "is_checkpoint"]
 
 STATE_DIR = "train_state"
 
@@ -53,101 +53,15 @@ class TrainResult:
     """Saved checkpoint folders."""
 
 
-def batch_schedule(n: int, batch_size: int, curve: bool) -> list[int]:
-    """Batch sizes covering n examples; with `curve`, no batch crosses a power of two."""
-    sizes, seen = [], 0
-    while seen < n:
-        size = min(batch_size, n - seen)
-        if curve:
-            boundary = 1 << seen.bit_length()  # the next power of two above `seen`
-            size = min(size, boundary - seen)
-        sizes.append(size)
-        seen += size
-    return sizes
-
-
-def is_checkpoint(seen: int, total: int, curve: bool) -> bool:
-    return seen == total or (curve and seen & (seen - 1) == 0)
-
-
-def pairs_fingerprint(pairs: Sequence[TrainingPair]) -> str:
+def pairs_fingerprint(units: Sequence[Sequence[TrainingPair]]) -> str:
+    """What the head is trained on; a unit of one example hashes as that example alone, as it always has."""
     h = hashlib.sha256()
-    for p in pairs:
-        h.update(json.dumps([p.context, p.answer, p.positive, p.kind, p.source_id]).encode())
+    for unit in units:
+        if len(unit) > 1:
+            h.update(f"unit {len(unit)}".encode())
+        for p in unit:
+            h.update(json.dumps([p.context, p.answer, p.positive, p.kind, p.source_id]).encode())
     return h.hexdigest()[:16]
-
-
-def example_order(n: int, epochs: int, seed: int) -> list[int]:
-    order = []
-    for e in range(epochs):
-        idx = list(range(n))
-        random.Random(seed * 1000 + e).shuffle(idx)
-        order.extend(idx)
-    return order
-
-
-def _padded(encoded: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
-    """One example per row, right-padded: the classic layout."""
-    length = max(len(c) + len(a) for c, a in encoded)
-    ids, mask, targets = [], [], []
-    for ctx, ans in encoded:
-        seq = ctx + ans
-        pad = length - len(seq)
-        ids.append(seq + [pad_id] * pad)
-        mask.append([1] * len(seq) + [0] * pad)
-        targets.append([-100] * len(ctx) + ans + [-100] * pad)
-    return {"input_ids": torch.tensor(ids), "attention_mask": torch.tensor(mask), "targets": torch.tensor(targets)}
-
-
-def _packed(encoded: list[tuple[list[int], list[int]]], pad_id: int, row_tokens: int) -> dict[str, torch.Tensor]:
-    """Examples packed into as few rows as `row_tokens` allows, balanced so the rows are of nearly
-    equal length (the shorter rows' padding is the only waste): longest example first, each into
-    the emptiest row. Rows may run a little over `row_tokens`; no example is ever split."""
-    sizes = [len(c) + len(a) for c, a in encoded]
-    n_rows = max(1, -(-sum(sizes) // max(row_tokens, max(sizes))))
-    rows: list[list[int]] = [[] for _ in range(n_rows)]
-    fill = [0] * n_rows
-    for i in sorted(range(len(encoded)), key=lambda i: -sizes[i]):
-        r = min(range(n_rows), key=fill.__getitem__)
-        rows[r].append(i)
-        fill[r] += sizes[i]
-    for members in rows:
-        members.sort()  # keep the step's example order inside a row (readable, deterministic)
-    length = max(fill)
-    ids, pos, seg, targets = [], [], [], []
-    for members in rows:
-        row = {"ids": [], "pos": [], "seg": [], "tgt": []}
-        for i in members:
-            ctx, ans = encoded[i]
-            row["ids"] += ctx + ans
-            row["pos"] += list(range(len(ctx) + len(ans)))
-            row["seg"] += [i] * (len(ctx) + len(ans))
-            row["tgt"] += [-100] * len(ctx) + ans
-        pad = length - len(row["ids"])
-        ids.append(row["ids"] + [pad_id] * pad)
-        pos.append(row["pos"] + [0] * pad)
-        seg.append(row["seg"] + [PAD] * pad)
-        targets.append(row["tgt"] + [-100] * pad)
-    return {"input_ids": torch.tensor(ids), "position_ids": torch.tensor(pos), "segment": torch.tensor(seg),
-            "targets": torch.tensor(targets)}
-
-
-def answer_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Mean negative log-likelihood of answer tokens; logits only at the positions predicting them."""
-    hf = model.get_base_model() if hasattr(model, "peft_config") else model
-    decoder, lm_head, softcap = output_head(hf)
-    if "segment" in batch:  # packed rows: a block-diagonal mask and per-example positions
-        mask = model_masks(hf.config, batch["segment"], batch["position_ids"], hf.dtype)
-        with segment_attention(hf, batch["segment"]):  # per-example causal attention where it is exact
-            out = decoder(input_ids=batch["input_ids"], attention_mask=mask, position_ids=batch["position_ids"],
-                          use_cache=False)
-    else:
-        out = decoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False)
-    hidden = last_hidden(out)
-    targets = batch["targets"][:, 1:]
-    rows, cols = (targets != -100).nonzero(as_tuple=True)
-    lp, _ = selected_log_probs(lm_head, softcap, hidden[rows, cols], targets[rows, cols], greedy=False)
-    return -lp.mean()
 
 
 class HeadTrainer:
@@ -156,14 +70,22 @@ class HeadTrainer:
     def __init__(self, model, tokenizer, prefix_ids: Sequence[int], head: str, out_dir: str | Path,
                  config: TrainConfig = TrainConfig(), base_identity: dict | None = None, data_info: dict | None = None,
                  progress: bool = True):
+        from likra.objectives import make_objective
+
         self.model, self.tokenizer, self.head, self.config = model, tokenizer, head, config
         self.prefix_ids = list(prefix_ids)
         self.out_dir = Path(out_dir)
         self.base_identity, self.data_info, self.progress = base_identity or {}, data_info or {}, progress
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.pad_id = pad or 0
+        # the loss is a component chosen by config; the trainer never branches on which one
+        self.objective = make_objective(config.objective.name, **config.objective.params())
 
-    def train(self, pairs: Sequence[TrainingPair], resume: bool = True, max_steps: int | None = None) -> TrainResult:
+    def train(self, units: Sequence[TrainingPair | Sequence[TrainingPair]], resume: bool = True,
+              max_steps: int | None = None) -> TrainResult:
+        """Train on `units`: each is one example (a TrainingPair) or the examples an objective compares
+        (gold then wrong answers of one question); one unit counts as one example seen."""
+        pairs = [(u,) if isinstance(u, TrainingPair) else tuple(u) for u in units]
         if not pairs:
             raise DataError(f"no training pairs for head {self.head!r}")
         cfg = self.config
@@ -201,18 +123,37 @@ class HeadTrainer:
             self.model.eval()
         return result
 
-    def _step(self, opt, params, batch_pairs: list[TrainingPair]) -> float:
-        encoded = [encode_pair(self.tokenizer, self.prefix_ids, p.context, p.answer) for p in batch_pairs]
-        cfg = self.config
-        layout = _packed(encoded, self.pad_id, cfg.pack_tokens) if cfg.pack_tokens else _padded(encoded, self.pad_id)
-        batch = {k: v.to(self.model.device) for k, v in layout.items()}
-        loss = answer_loss(self.model, batch)
+    def _step(self, opt, params, batch_units: list[tuple[TrainingPair, ...]]) -> float:
+        loss = self.objective.loss(self._scores(batch_units))
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        if cfg.grad_clip:
-            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        if self.config.grad_clip:
+            torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip)
         opt.step()
         return loss.item()
+
+    def _scores(self, units: list[tuple[TrainingPair, ...]]):
+        """One forward (and one without the adapter when the objective needs a reference): per-example
+        and per-token answer log-probabilities, what every objective is computed from."""
+        from likra.objectives import Scores
+
+        seqs = [p for unit in units for p in unit]
+        encoded = [encode_pair(self.tokenizer, self.prefix_ids, p.context, p.answer) for p in seqs]
+        cfg = self.config
+        layout = packed(encoded, self.pad_id, cfg.pack_tokens) if cfg.pack_tokens else padded(encoded, self.pad_id)
+        batch = {k: v.to(self.model.device) for k, v in layout.items()}
+        token_logp, example = answer_token_logps(self.model, batch)
+        n = len(seqs)
+        ref = None
+        if self.objective.needs_reference:  # the base model: the same forward with the adapter switched off
+            with torch.no_grad(), self.model.disable_adapter():
+                ref_tokens, ref_example = answer_token_logps(self.model, batch)
+            ref = ref_tokens.new_zeros(n).index_add(0, ref_example, ref_tokens)
+        return Scores(logp=token_logp.new_zeros(n).index_add(0, example, token_logp),
+                      n_tokens=torch.bincount(example, minlength=n).to(token_logp.dtype),
+                      token_logp=token_logp, token_example=example, ref_logp=ref,
+                      positive=torch.tensor([p.positive for p in seqs], device=token_logp.device),
+                      group_sizes=[len(unit) for unit in units])
 
     # ---- checkpoints and resume ---------------------------------------------------------------
     def _maybe_save(self, opt, fingerprint: str, result: TrainResult, total: int) -> None:
@@ -252,7 +193,9 @@ class HeadTrainer:
         except Exception as e:  # any unreadable piece: resuming from it would train on a wrong state
             raise ArtifactError(f"the saved training state cannot be read ({type(e).__name__}: {e}); "
                                 "rerun with --no-resume to start this run over", path=str(folder)) from e
-        if state.get("fingerprint") != fingerprint or state.get("config") != json.loads(json.dumps(asdict(self.config))):
+        # a setting added to likra after the state was saved reads as its default (what that run did)
+        saved = {**json.loads(json.dumps(asdict(TrainConfig()))), **(state.get("config") or {})}
+        if state.get("fingerprint") != fingerprint or saved != json.loads(json.dumps(asdict(self.config))):
             raise RunStateError(f"{folder}: a run with other data or settings is saved here; "
                                 "use another output folder or --no-resume to start over")
         names = {n for n, _ in self.model.named_parameters() if "lora_" in n and f".{self.head}." in n}

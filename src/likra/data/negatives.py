@@ -51,6 +51,20 @@ def positive_pairs(questions: Sequence[Question]) -> list[TrainingPair]:
     ]
 
 
+def choice_groups(questions: Sequence[Question]) -> list[tuple[TrainingPair, ...]]:
+    """Each question as a group: its gold answer first, then every wrong choice that differs from it
+    (what multi-negative objectives such as InfoNCA contrast at once)."""
+    groups = []
+    for q in questions:
+        gold = TrainingPair(q.context_for(q.gold), q.continuation(q.gold), True, "positive", q.id)
+        wrong = [TrainingPair(q.context_for(i), q.continuation(i), False, "near-miss", q.id) for i in range(len(q.choices))
+                 if i != q.gold and (q.context_for(i), q.continuation(i)) != (gold.context, gold.answer)]
+        if not wrong:
+            raise DataError(f"question {q.id}: no wrong choice differs from the gold answer", field="choices")
+        groups.append((gold, *wrong))
+    return groups
+
+
 def negative_pairs(
     questions: Sequence[Question],
     kind: str,

@@ -29,7 +29,11 @@ RULES: dict[str, tuple[tuple[str, ...], Callable[[dict[str, float], float], floa
     "likra": (("pos", "neg"), lambda s, w: s["pos"] - w * s["neg"]),
     "base-likra": (("base", "neg"), lambda s, w: s["base"] - w * s["neg"]),
     "neg": (("neg",), lambda s, w: s["neg"]),  # the negative head alone, for analysis
+    # a preference-trained head (dpo, ...) stored as pos: its implicit reward, head minus base
+    "reward": (("pos", "base"), lambda s, w: s["pos"] - w * s["base"]),
 }
+ANALYSIS_RULES = ("neg", "reward")
+"""Rules `report` leaves out unless asked: the negative head alone, and the implicit reward."""
 MAX_CELLS = 1 << 22
 """A sweep computes at most this many (weight, question, choice) scores at once (32 MiB of float64)."""
 
