@@ -161,6 +161,23 @@ def test_table_collects_the_final_point_of_every_curve(exp, capsys):
     assert "| Likra |" in (out.parent / "table.md").read_text()
 
 
+def test_objectives_share_data_seeds_and_checkpoints_with_likra(exp):
+    out, args = exp
+    assert main(["--quiet", "experiment", "objectives", *args, "--objectives", "dpo,unlikelihood"]) == 0
+    rows = read(out / "objectives.csv")
+    assert {r["method"] for r in rows} == {"Likra", "SFT", "Base-Likra", "dpo", "dpo (reward)", "unlikelihood"}
+    for method in ("Likra", "dpo", "unlikelihood"):
+        assert sorted({int(r["examples"]) for r in rows if r["method"] == method}) == [1, 2, 4, 8]
+    curve = read(out / "curve.csv")
+    for r in rows:
+        if r["method"] == "Likra":
+            mine = next(x for x in curve if (x["seed"], x["rule"], x["examples"]) == (r["seed"], "likra", r["examples"]))
+            assert float(mine["accuracy"]) == pytest.approx(float(r["accuracy"]))
+    record = json.loads((out / "objectives" / "dpo" / "seed-1" / "run.json").read_text())
+    assert record["config"]["train"]["objective"]["name"] == "dpo" and record["data"]["used"] == 8
+    assert (out / "objectives.png").stat().st_size > 0
+
+
 def test_rerun_reuses_every_run_and_table(exp, capsys):
     out, args = exp
     before = (out / "seed-0" / "eval" / "arc_challenge-test" / "scores.csv").stat().st_mtime_ns

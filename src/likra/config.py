@@ -270,6 +270,11 @@ class ExperimentConfig:
     easiest variants by the base model's score, irrelevant and unrelated answers."""
     unrelated_benchmark: str = "hellaswag"
     """Source of unrelated answers (`negatives` and `mass`)."""
+    objectives: tuple[str, ...] = OBJECTIVES[1:]
+    """Single-head objectives the `objectives` experiment trains beside Likra (each on (gold, wrong) per
+    question of near-miss kind, or on all of a question's choices for infonca)."""
+    beta: float | None = None
+    """Temperature of the preference objectives in `objectives` (None: each one's default, TRL's)."""
     norm: str = "char"
     """Normalisation of each log-likelihood in plots and summaries: char (lm-eval acc_norm) or none (acc)."""
     device: str = "auto"
@@ -290,6 +295,7 @@ class ExperimentConfig:
                 at=lambda v: None if not v else each(at_least(1))(v),
                 negative_kinds=lambda v: each(one_of(*NEGATIVE_KINDS, *NEAR_MISS_STRATEGIES[1:]))(v) or unique(v),
                 unrelated_benchmark=nonempty, norm=one_of("char", "none"),
+                objectives=lambda v: each(one_of(*OBJECTIVES[1:]))(v) or unique(v), beta=optional(above(0)),
                 device=matches(_DEVICE, "auto, cpu, mps, cuda or cuda:N"),
                 dtype=one_of("auto", "float32", "bfloat16", "float16"))
 

@@ -42,6 +42,8 @@ EXPERIMENTS = {e.name: e for e in (
                "irrelevant and unrelated answers, relative to the base model", _lazy("mass")),
     Experiment("table", "Table 1", "base, SFT, Likra and Base-Likra at the end of training for every curve "
                "experiment in the subfolders of --out", _lazy("table")),
+    Experiment("objectives", "issue 13", "Likra, SFT, Base-Likra and unlikelihood, DPO, SimPO, ORPO, KTO, InfoNCA "
+               "on the same data, seeds and checkpoints", _lazy("objectives")),
     Experiment("negatives", "Fig 5", "Likra curves with near-miss, hardest, easiest, irrelevant and unrelated "
                "negative heads", _lazy("negatives")),
 )}

@@ -69,6 +69,9 @@ def add_parser(sub, common, epilog: str) -> None:
     g.add_argument("--at", type=int_list, help="checkpoints of the weights sweep (default: 64, 256 and the final one)")
     g.add_argument("--negative-kinds", help="negative heads of the negatives experiment (default "
                                             f"{','.join(_default('negative_kinds'))})")
+    g.add_argument("--objectives", help="preference objectives of the objectives experiment (default "
+                                        f"{','.join(_default('objectives'))})")
+    g.add_argument("--beta", type=finite_float, help="their temperature (default: each one's, TRL's)")
     g.add_argument("--unrelated-benchmark", help=f"source of unrelated answers (default {_default('unrelated_benchmark')})")
     g.add_argument("--norm", choices=["char", "none"], help="char: acc_norm, per-character (default); none: acc")
     g.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
@@ -85,10 +88,11 @@ def experiment_config(a) -> ExperimentConfig:
         values = read_config_file(a.config)
         cfg = from_dict(E, values.get("experiment", values), where=a.config)
     kinds = tuple(k.strip() for k in a.negative_kinds.split(",")) if a.negative_kinds else None
+    objectives = tuple(k.strip() for k in a.objectives.split(",")) if a.objectives else None
     return flag_errors(lambda: override(
         cfg, model=a.model, benchmark=a.benchmark, train_split=a.train_split, eval_benchmark=a.eval_benchmark,
         eval_split=a.eval_split, seeds=a.seeds, n_train=a.n_train, shots=a.shots, eval_seed=a.eval_seed, lr=a.lr,
-        batch_size=a.batch_size, weights=a.weights, at=a.at, negative_kinds=kinds,
+        batch_size=a.batch_size, weights=a.weights, at=a.at, negative_kinds=kinds, objectives=objectives, beta=a.beta,
         unrelated_benchmark=a.unrelated_benchmark, norm=a.norm, device=a.device, dtype=a.dtype,
         data_root=a.data_root, **({} if a.limit is None else {"limit": None if a.limit == "all" else a.limit})), FLAGS)
 

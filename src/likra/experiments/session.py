@@ -17,7 +17,8 @@ import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from likra.config import DataConfig, EvalConfig, ExperimentConfig, ModelConfig, TrainConfig, TrainRunConfig
+from likra.config import (DataConfig, EvalConfig, ExperimentConfig, ModelConfig, ObjectiveConfig, TrainConfig,
+                          TrainRunConfig)
 from likra.io_utils import atomic_write_json, atomic_write_text, library_versions
 from likra.scoring.table import ScoreTable
 
@@ -49,8 +50,10 @@ class Session:
         return self._loaded
 
     # ---- runs -----------------------------------------------------------------------------------
-    def train_config(self, seed: int, kind: str = "near-miss", heads: tuple[str, ...] = ("pos", "neg")) -> TrainRunConfig:
+    def train_config(self, seed: int, kind: str = "near-miss", heads: tuple[str, ...] = ("pos", "neg"),
+                     objective: str = "nll") -> TrainRunConfig:
         c = self.cfg
+        beta = c.beta if objective not in ("nll", "unlikelihood") else None
         strategy = kind if kind in NEAR_MISS_VARIANTS else "random"
         return TrainRunConfig(
             model=ModelConfig(spec=c.model, device=c.device, dtype=c.dtype),
@@ -59,18 +62,24 @@ class Session:
                             negative_kind="near-miss" if kind in NEAR_MISS_VARIANTS else kind,
                             negative_strategy=strategy, unrelated_benchmark=c.unrelated_benchmark,
                             data_root=c.data_root, seed=seed),
-            train=TrainConfig(lr=c.lr, batch_size=c.batch_size, seed=seed), heads=heads)
+            train=TrainConfig(lr=c.lr, batch_size=c.batch_size, seed=seed,
+                              objective=ObjectiveConfig(name=objective, beta=beta)), heads=heads)
 
-    def run_dir(self, seed: int, kind: str | None = None) -> Path:
+    def run_dir(self, seed: int, kind: str | None = None, objective: str | None = None) -> Path:
+        if objective is not None:
+            return self.out / "objectives" / objective / f"seed-{seed}"
         return self.out / f"seed-{seed}" if kind is None else self.out / "negatives" / kind / f"seed-{seed}"
 
-    def train(self, seed: int, kind: str | None = None) -> Path:
-        """The run of `seed` (both heads), or a negative-only run of `kind`; resumes, or returns at once
-        when it is finished."""
+    def train(self, seed: int, kind: str | None = None, objective: str | None = None) -> Path:
+        """The run of `seed` (both heads), a negative-only run of `kind`, or a one-head run of a
+        preference `objective`; resumes, or returns at once when it is finished."""
         from likra.pipeline import train_run
 
-        run = self.run_dir(seed, kind)
-        cfg = self.train_config(seed) if kind is None else self.train_config(seed, kind, heads=("neg",))
+        run = self.run_dir(seed, kind, objective)
+        if objective is not None:
+            cfg = self.train_config(seed, objective=objective, heads=("pos",))
+        else:
+            cfg = self.train_config(seed) if kind is None else self.train_config(seed, kind, heads=("neg",))
         log(f"[{run}] training")
         train_run(cfg, run, progress=self.progress, loaded=self.loaded)
         return run

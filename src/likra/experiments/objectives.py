@@ -1,0 +1,55 @@
+"""`objectives` (issue 13): every objective that learns from negatives on the same data, the same seeds
+and the same examples-seen checkpoints: Likra, SFT and Base-Likra from `curve`'s runs, and one head per
+preference objective (unlikelihood, dpo, simpo, orpo, kto, infonca), each scored by its own
+per-character log-likelihood and, for those trained against the base model, by the implicit reward
+(head minus base)."""
+
+from __future__ import annotations
+
+from likra.experiments.plots import band_plot
+from likra.experiments.session import Session, log, short
+from likra.experiments.stats import summarise
+from likra.scoring.rules import accuracy
+from likra.scoring.table import ScoreTable
+
+REFERENCE_BASED = {"dpo", "kto", "infonca"}  # trained on log-ratios to the base model: their reward is head - base
+
+
+def method_rows(table: ScoreTable, seed: int, method: str, rules: dict[str, str], norm: str) -> list[dict]:
+    """Accuracy at every checkpoint of each (label -> rule) for one method's table."""
+    rows = []
+    for cp in table.checkpoints:
+        for label, rule in rules.items():
+            a = accuracy(table, rule, 1.0, norm, cp)
+            rows.append({"seed": seed, "method": label, "objective": method, "rule": rule, "examples": int(cp),
+                         "accuracy": a.acc, "n": a.n})
+    return rows
+
+
+def run(s: Session) -> dict:
+    rows = []
+    for seed in s.cfg.seeds:
+        rows += method_rows(s.evaluate(s.train(seed)), seed, "nll",
+                            {"Likra": "likra", "SFT": "sft", "Base-Likra": "base-likra"}, s.cfg.norm)
+        for name in s.cfg.objectives:
+            rules = {name: "sft"} | ({f"{name} (reward)": "reward"} if name in REFERENCE_BASED else {})
+            rows += method_rows(s.evaluate(s.train(seed, objective=name)), seed, name, rules, s.cfg.norm)
+    summary = summarise(rows, ("method", "examples"), "accuracy")
+    record = s.write("objectives", rows, summary)
+    plot(summary, s)
+    final = max(r["examples"] for r in summary)
+    for r in sorted((r for r in summary if r["examples"] == final), key=lambda r: -r["mean"]):
+        log(f"objectives: {r['method']:<20} at {final} examples: {r['mean']:.3f} [{r['low']:.3f}, {r['high']:.3f}]")
+    return record
+
+
+def plot(summary: list[dict], s: Session) -> None:
+    methods = list(dict.fromkeys(r["method"] for r in summary))
+    series = {m: [{"x": r["examples"], **r} for r in summary if r["method"] == m] for m in methods}
+    colours = {"Likra": "#d62728", "SFT": "#1f77b4", "Base-Likra": "#ff7f0e"}
+    c = s.cfg
+    band_plot(series, s.out / "objectives.png",
+              f"{short(c.model)}: objectives that learn from negatives, same data and checkpoints "
+              f"({c.eval_benchmark} {c.eval_split}, {c.limit or 'all'} questions, {len(c.seeds)} seed(s), 95% band)",
+              "training questions (log2)", "accuracy" + (" (acc_norm)" if c.norm == "char" else ""),
+              colours=colours, labels={m: m for m in methods})
