@@ -70,3 +70,12 @@ def build_model(arch: str = "llama", vocab_size: int = 320, seed: int = 0, attn:
 @pytest.fixture
 def tiny_model():
     return build_model("llama")
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory, tokenizer):
+    """A tiny random llama saved as a transformers folder, as `--model` takes it (read-only: shared)."""
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    build_model("llama").save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

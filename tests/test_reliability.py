@@ -17,14 +17,6 @@ pytestmark = pytest.mark.skipif(not (data_root() / "arc").is_dir(), reason="benc
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, tokenizer):
-    folder = tmp_path_factory.mktemp("tiny-llama")
-    build_model("llama").save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
 def trained(model_dir, tmp_path_factory):
     """A finished run: both heads on 12 questions, checkpoints 1, 2, 4, 8, 12."""
     run = tmp_path_factory.mktemp("runs") / "run"

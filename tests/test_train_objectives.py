@@ -9,19 +9,10 @@ import pytest
 
 from likra.cli import main
 from likra.paths import data_root
-from tests.conftest import build_model
 
 pytestmark = pytest.mark.skipif(not (data_root() / "arc").is_dir(), reason="benchmark data not found")
 
 SINGLE_HEAD = ("unlikelihood", "dpo", "simpo", "orpo", "kto", "infonca")
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, tokenizer):
-    folder = tmp_path_factory.mktemp("tiny-llama")
-    build_model("llama").save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 def margins(model_dir, run, questions) -> tuple[float, float]:

@@ -6,7 +6,6 @@ Saved in PEFT's own format (adapter_model.safetensors + adapter_config.json, loa
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from safetensors.torch import load_file, save_file
 
 from likra.config import HEAD_NAMES, LoraSettings
 from likra.errors import ArtifactError
-from likra.io_utils import atomic_write_json, library_versions
+from likra.io_utils import atomic_write_json, library_versions, read_json_object
 
 __all__ = ["HEAD_NAMES", "LoraSettings", "attach_heads", "load_head", "save_head", "read_meta"]
 META_FILE = "likra-head.json"
@@ -161,14 +160,7 @@ def read_meta(folder: str | Path) -> dict:
 
 
 def _read_json(path: Path) -> dict:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ArtifactError(f"unreadable or truncated JSON ({e}); retrain this head or restore the file",
-                            path=str(path)) from e
-    if not isinstance(value, dict):
-        raise ArtifactError("expected a JSON object", path=str(path))
-    return value
+    return read_json_object(path, "retrain this head or restore the file")
 
 
 def load_head(model, head: str, folder: str | Path, base_identity: dict | None = None) -> dict:

@@ -44,6 +44,20 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
     atomic_write_text(path, json.dumps(_jsonable(obj), indent=2, sort_keys=False) + "\n")
 
 
+def read_json_object(path: str | os.PathLike, fix: str = "") -> dict:
+    """A JSON object likra wrote earlier; unreadable, truncated or not an object is an ArtifactError
+    naming the file, with `fix` (what to do about it) appended."""
+    from likra.errors import ArtifactError
+
+    try:
+        value = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ArtifactError(f"unreadable or truncated JSON ({e}){'; ' + fix if fix else ''}", path=str(path)) from e
+    if not isinstance(value, dict):
+        raise ArtifactError(f"expected a JSON object{'; ' + fix if fix else ''}", path=str(path))
+    return value
+
+
 def library_versions() -> dict[str, str]:
     """Versions of the libraries whose behaviour shapes the numbers."""
     from importlib import metadata

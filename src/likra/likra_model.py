@@ -7,13 +7,13 @@ head of the run finished. An unfinished run is a RunStateError that says how to 
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from likra.config import HEAD_NAMES
 from likra.errors import ArtifactError, RunStateError
+from likra.io_utils import read_json_object
 
 _CKPT = re.compile(r"checkpoint-(\d+)$")
 RUN_FILE = "run.json"
@@ -33,13 +33,7 @@ def head_checkpoints(run_dir: str | Path, head: str) -> dict[int, Path]:
 
 
 def _read_json(path: Path) -> dict:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ArtifactError(f"unreadable or truncated JSON ({e})", path=str(path)) from e
-    if not isinstance(value, dict):
-        raise ArtifactError("expected a JSON object", path=str(path))
-    return value
+    return read_json_object(path)
 
 
 def run_heads(run_dir: str | Path) -> tuple[str, ...]:

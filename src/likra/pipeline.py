@@ -17,7 +17,7 @@ from likra.data.negatives import (TrainingPair, choice_groups, exclude_leaks, ne
                                   sample)
 from likra.data.questions import Question
 from likra.errors import ArtifactError, ConfigError, DataError, LengthError, RunStateError
-from likra.io_utils import atomic_write_json, library_versions
+from likra.io_utils import atomic_write_json, library_versions, read_json_object
 from likra.likra_model import RUN_FILE
 
 
@@ -157,12 +157,8 @@ def _previous_record(out_dir: Path, cfg: TrainRunConfig, resume: bool) -> dict:
 
 
 def _read_record(path: Path) -> dict:
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ArtifactError(f"unreadable run record ({e}); use another --out, or --no-resume to start over",
-                            path=str(path)) from e
-    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
+    record = read_json_object(path, "use another --out, or --no-resume to start over")
+    if not isinstance(record.get("config"), dict):
         raise ArtifactError("not a likra run record (no 'config')", path=str(path))
     return record
 
