@@ -95,3 +95,20 @@ def test_unknown_objective_setting_names_the_flag(model_dir, tmp_path, capsys):
                  "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert "beta" in err and "Traceback" not in err
+
+
+def test_eval_of_a_one_head_run_reports_the_implicit_reward(model_dir, tmp_path, capsys):
+    run = tmp_path / "dpo"
+    assert main(["--quiet", "train", "--model", str(model_dir), "--n-train", "4", "--objective", "dpo",
+                 "--out", str(run)]) == 0
+    assert main(["--quiet", "eval", "--run", str(run), "--model", str(model_dir), "--limit", "3",
+                 "--out", str(tmp_path / "e")]) == 0
+    assert "head-base" in capsys.readouterr().out
+    results = json.loads((tmp_path / "e" / "results.json").read_text())["results"]
+    assert {r["rule"] for r in results} == {"base", "sft", "reward"}
+    from likra.scoring.rules import accuracy
+    from likra.scoring.table import ScoreTable
+
+    table = ScoreTable.load(tmp_path / "e" / "scores.csv")
+    reward = next(r for r in results if r["rule"] == "reward")
+    assert reward["acc_norm"] == accuracy(table, "reward", 1.0, "char", "4").acc

@@ -24,6 +24,7 @@ from likra.likra_model import head_checkpoints
 from likra.scoring.rules import ANALYSIS_RULES, RULES, accuracy_sweep
 from likra.scoring.table import BASE_CHECKPOINT, ScoreTable, validate
 
+DISPLAY = {"base": "base", "sft": "SFT", "likra": "Likra", "base-likra": "Base-Likra", "reward": "head-base"}
 SCORES_FILE, RESULTS_FILE, PARTIAL_FILE = "scores.csv", "results.json", "scores.partial.csv"
 
 
@@ -168,7 +169,9 @@ def _save_partial(table: ScoreTable, partial: Path, shape: dict) -> None:
 
 def available_rules(table: ScoreTable) -> list[str]:
     heads = set(table.heads)
-    return [r for r, (need, _) in RULES.items() if r not in ANALYSIS_RULES and set(need) <= heads]
+    rules = [r for r, (need, _) in RULES.items() if r not in ANALYSIS_RULES and set(need) <= heads]
+    # a one-head run (SFT, or a preference objective such as dpo): also its implicit reward, head - base
+    return rules + (["reward"] if "pos" in heads and "neg" not in heads else [])
 
 
 def report(table: ScoreTable, weights=(1.0,)) -> dict:
@@ -192,7 +195,7 @@ def format_report(rep: dict) -> str:
     """The table printed on screen."""
     lines = [f"{'checkpoint':>10}  {'rule':<12}{'w':>5}  {'acc':>6}  {'95% CI':<13}  {'acc_norm':>8}  {'95% CI':<13}  n"]
     for r in rep["results"]:
-        rule = {"base": "base", "sft": "SFT", "likra": "Likra", "base-likra": "Base-Likra"}[r["rule"]]
+        rule = DISPLAY[r["rule"]]
         w = f"{r['weight']:g}" if "likra" in r["rule"] else ""
         lines.append(f"{r['checkpoint']:>10}  {rule:<12}{w:>5}  {r['acc']:6.3f}  [{r['acc_low']:.3f}, {r['acc_high']:.3f}]"
                      f"  {r['acc_norm']:8.3f}  [{r['acc_norm_low']:.3f}, {r['acc_norm_high']:.3f}]  {r['n']}")
