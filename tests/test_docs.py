@@ -48,3 +48,27 @@ def test_readme_demo_table_is_what_the_demo_prints(tmp_path, capsys):
     printed = capsys.readouterr().out.splitlines()
     for line in readme_table():
         assert line in printed
+
+
+RESULTS = Path(__file__).resolve().parents[1] / "docs" / "RESULTS.md"
+SEED0 = RESULTS.parent / "results" / "smollm2-arc-1024" / "seed-0" / "scores.csv"
+
+
+@pytest.mark.skipif(not SEED0.exists(), reason="no committed score table")
+def test_results_table_is_what_likra_report_computes_from_the_committed_table():
+    from likra.evaluate import report
+    from likra.scoring.table import ScoreTable
+
+    rep = {(r["checkpoint"], r["rule"]): r["acc_norm"] for r in report(ScoreTable.load(SEED0))["results"]}
+    text = RESULTS.read_text(encoding="utf-8")
+    block = text.split("| examples per head | base | SFT | Likra | Base-Likra |", 1)[1].split("\n\n", 1)[0]
+    rows = [line.strip("|").split("|") for line in block.strip().splitlines()[1:]]
+    assert len(rows) >= 9
+    for cells in rows:
+        examples, *values = [c.strip() for c in cells]
+        for rule, value in zip(("base", "sft", "likra", "base-likra"), values):
+            assert f"{rep[(examples, rule)]:.3f}" == value, (examples, rule)
+    # the README's headline figures
+    readme = " ".join(README.split())
+    assert f"{rep[('1024', 'likra')]:.3f} acc_norm after 1024 examples" in readme
+    assert f"SFT reaches {rep[('1024', 'sft')]:.3f}" in readme
