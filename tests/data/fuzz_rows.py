@@ -2,57 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import random
-from collections import Counter
-from dataclasses import dataclass, field
 
-import pytest
+from tests.data.fuzz_user_files import (
+    AHEAD, Bad, DUP, EXTRA_KEYS, Good, NO_MATCH, PLACEHOLDER, Row, _intended, _pad, _random_json, _text,
+)
 
-from likra.data.benchmarks import load_user_file
-from likra.data.questions import DataError, Question
-
-FORMATS = ("jsonl", "csv_columns", "csv_json")
-SEEDS = range(100)
-BAD_ROW_P = 0.3  # chance that a row of a mutated file is bad
-
-# Words of the random texts: unicode (accents, CJK, emoji incl. astral and ZWJ-free modifiers, RTL,
-# combining marks), quotes, commas, backslashes, brackets, JSON-looking and number-looking words.
-WORDS = [
-    "gas", "plants", "take", "in", "What", "is", "the", "answer?", "Paris", "naïve", "café", "Straße",
-    "日本語", "中文字", "😀", "👍🏽", "🇫🇷", "עברית", "العربية", "Ωμέγα", "x²", "e\u0301", "½", "it's", 'say "hi"',
-    '""', "a,b", ",", "semi;colon", "back\\slash", "\\n", "[1, 2]", "{x}", "#1", "54", "1999", "-12", "3.5",
-    "null", "N/A", "NaN", "\u00a0nbsp\u00a0", "zero\u200bwidth", "'", '"', "\\", "=SUM(A1)", "</s>", "O'Brien",
-]
-SEPS = [" ", " ", " ", " ", "  ", ", ", "; ", "\n", "\t", " - ", ","]
-PADS = [" ", "  ", "\t", " \t ", "\u3000", "\u00a0"]  # all removed by str.strip, as documented
-NUMERIC = ["54", "56", "64", "48", "1999", "-12", "100", "10", "-10", "2024", "42"]  # never an index (n <= 6)
-NO_MATCH = ["none of these", "maybe", "Paris?", "¯\\_(ツ)_/¯", "1.5", "true", "a,b,c"]
-RESERVED = {"1.5", "0.5", "2.25", "true", "false", "True", "TRUE"}  # answer texts that BAD mutations write
-EXTRA_KEYS = ["source", "notes", "difficulty", "tags", "meta", "Question", "ANSWER", "choice", "choices_count", "_id"]
-EXTRA_COLUMNS = ["source", "notes", "explanation", "difficulty", "Choice", "choices_note"]
-ID_PREFIXES = ["q", "Q-", "photo-", "ид-", "x.", "mult_"]
-PLACEHOLDER = "\ue000"  # replaced by non-UTF-8 bytes once the file is encoded
-BAD_BYTES = [b"\xff", b"\xe9", b"\xc3", b"\x80", b"\xed\xa0\x80", b"\xf8"]
-DUP, AHEAD = "@@DUP@@", "@@AHEAD@@"  # id tokens, resolved once line numbers are known
-
-# Mutations that make a row bad. Each is (category, field) by construction; see _jsonl_row/_csv_row.
-BAD_JSONL = [
-    "out_of_range", "negative", "float", "bool", "no_match", "missing_question", "empty_question",
-    "missing_choices", "missing_answer", "empty_choice", "few_choices", "choices_not_list", "choice_not_string",
-    "non_utf8", "truncated", "not_object", "nan", "dup_key", "ambiguous_text", "bad_id_type", "dup_id",
-    "lone_surrogate", "huge_int", "deep",
-]
-BAD_CSV = [
-    "out_of_range", "negative", "float", "bool", "no_match", "missing_question", "empty_question",
-    "missing_choices", "missing_answer", "empty_choice", "few_choices", "non_utf8", "bad_quote", "wrong_cells",
-    "ambiguous_text", "ambiguous_number", "dup_id",
-]
-BAD_CSV_JSON_ONLY = ["choices_not_list", "choice_not_string", "truncated", "nan", "lone_surrogate", "huge_int", "deep"]
-
-from tests.data.fuzz_user_files import NO_MATCH, EXTRA_KEYS, PLACEHOLDER, Row, Good, Bad, _text, _pad, _intended, _random_json
 
 
 # --- JSONL rows. ---
