@@ -75,11 +75,11 @@ def build_training_data(cfg: DataConfig, choice_scores: dict | None = None) -> T
 
 def base_choice_scores(loaded, questions: list[Question], batch_tokens: int | None = None) -> dict[str, list[float]]:
     """Per-character base-model scores of every choice: what 'hardest'/'easiest' near-misses rank by."""
-    from likra.scoring.engine import EngineConfig, ScoringEngine
+    from likra.likra_model import LikraModel
     from likra.scoring.rules import choice_scores
 
-    table = ScoringEngine(loaded.model, loaded.tokenizer, loaded.prefix_token_ids,
-                          EngineConfig(batch_tokens=batch_tokens, truncate=True)).score(questions, ("base",))
+    engine = LikraModel(loaded, loaded.model).engine(batch_tokens=batch_tokens, truncate=True)
+    table = engine.score(questions, ("base",))
     return {qid: scores for (_, qid), (scores, _) in choice_scores(table, "base", norm="char").items()}
 
 

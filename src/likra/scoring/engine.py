@@ -8,7 +8,11 @@
 - Lengths: `lengths()` gives each question's token count from the engine's own (memoised)
   tokenization, for the caller's length policy (lengths.py); `score()` refuses a question too long for
   the model unless the engine truncates, the way lm-evaluation-harness does.
-Every front door (CLI, API, experiments, benchmarks) scores through `ScoringEngine`.
+The core is request-level, as lm-evaluation-harness's `loglikelihood` is: `score_requests` takes
+(context, continuation) requests, and requests of one group (by default: the same context) are packed
+together so their shared prefix runs once. `score(questions)` is a thin layer over it: a question's
+choices are one group. Every front door (CLI, API, lm-eval model, experiments, benchmarks) scores
+through `ScoringEngine`, made from a loaded Likra model by `LikraModel.engine`.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import inspect
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
-from typing import Sequence
+from typing import Hashable, NamedTuple, Sequence
 
 import torch
 from tqdm.auto import tqdm
@@ -74,6 +78,35 @@ class EngineConfig:
             raise ConfigError(f"max_length must be a positive number of tokens, got {self.max_length}")
 
 
+@dataclass(frozen=True)
+class Request:
+    """One log-likelihood request, as lm-evaluation-harness defines it."""
+
+    context: str
+    """Text the continuation is conditioned on (the engine adds the model's prefix/BOS before it)."""
+    continuation: str
+    """Text whose log-likelihood is computed, token by token, given the context."""
+    group: Hashable | None = None
+    """Requests with the same group are packed into one row, so their common token prefix runs once
+    (a question's choices). None groups by context: requests that share a context share its work."""
+
+    @property
+    def group_key(self) -> Hashable:
+        return ("context", self.context) if self.group is None else ("group", self.group)
+
+
+class RequestScore(NamedTuple):
+    """A request's result under one head: lm-evaluation-harness's (loglikelihood, is_greedy) plus the
+    number of continuation tokens."""
+
+    loglik: float
+    """Summed log-probability of the continuation's tokens."""
+    n_tokens: int
+    """Continuation tokens scored."""
+    is_greedy: bool
+    """Every continuation token was the model's argmax."""
+
+
 class ScoringEngine:
     """Scores questions under the base model and any of its LoRA heads."""
 
@@ -88,7 +121,7 @@ class ScoringEngine:
         self.batch_tokens = resolve_batch_tokens(config.batch_tokens, self.hf_model.device)
         self.max_length = config.max_length if config.max_length is not None else model_max_length(self.hf_model)
         self._verified = False
-        # memo per question: token count of each request (untruncated), and the packed row or the
+        # memo per request group: token count of each request (untruncated), and the packed row or the
         # LengthError message that scoring it raises
         self._prepared: dict[tuple, tuple[list[int], PackedQuestion | str]] = {}
         # transformers >= 5.24 names the KV-cache argument `cache`; older versions `past_key_values`
@@ -100,18 +133,50 @@ class ScoringEngine:
         """Tokens of each question's longest request: context (prefix/BOS included) + continuation,
         before any truncation. Tokenizes through the memo `score()` reads, so checking lengths
         first costs no second tokenization."""
-        return [max(self._prepare(q)[0]) for q in questions]
+        return [max(self._prepare(tuple(q.requests()), f"question {q.id}")[0]) for q in questions]
+
+    def score_requests(self, requests: Sequence[Request], heads: Sequence[str] = ("base",),
+                       desc: str | None = None) -> list[dict[str, RequestScore]]:
+        """Per request, in order: {head: RequestScore} for each head ('base' or an adapter name).
+        A request too long for the model is a LengthError unless the engine truncates."""
+        groups: dict[Hashable, list[int]] = {}
+        for i, r in enumerate(requests):
+            groups.setdefault(r.group_key, []).append(i)
+        members = list(groups.values())
+        pairs = [tuple((requests[i].context, requests[i].continuation) for i in m) for m in members]
+        labels = [f"request {m[0]}" if len(m) == 1 else f"requests {m[0]}..{m[-1]}" for m in members]
+        per_group = self._score_groups(pairs, labels, heads, desc)
+        out: list[dict[str, RequestScore]] = [{} for _ in requests]
+        for m, scores in zip(members, per_group):
+            for head, per_member in scores.items():
+                for i, res in zip(m, per_member):
+                    out[i][head] = res
+        return out
 
     def score(self, questions: Sequence[Question], heads: Sequence[str] = ("base",), checkpoint: str = "final",
               desc: str | None = None) -> ScoreTable:
-        """Score every choice of every question under each head ('base' or an adapter name).
-        `desc` labels the progress bar (default 'scoring'), e.g. 'scoring pos,neg @ 64 (pass 3/12)'."""
+        """Score every choice of every question under each head ('base' or an adapter name): the
+        requests of each question are one group. `desc` labels the progress bar (default 'scoring'),
+        e.g. 'scoring pos,neg @ 64 (pass 3/12)'."""
         self._check_heads(heads)
         self._check_lengths(questions)
+        pairs = [tuple(q.requests()) for q in questions]
+        per_group = self._score_groups(pairs, [f"question {q.id}" for q in questions], heads, desc)
+        table = ScoreTable()
+        for q, scores in zip(questions, per_group):
+            for h in heads:
+                table.extend(self._rows(q, h, checkpoint, scores[h]))
+        return table
+
+    # ---- steps --------------------------------------------------------------------------------
+    def _score_groups(self, pairs: Sequence[tuple[tuple[str, str], ...]], labels: Sequence[str],
+                      heads: Sequence[str], desc: str | None) -> list[dict[str, list[RequestScore]]]:
+        """Per group, {head: one RequestScore per (context, continuation) of the group, in order}."""
+        self._check_heads(heads)
         if not self._verified:
             self._verify_output_head()
-        packed = [self._pack(i, q) for i, q in enumerate(questions)]
-        table = ScoreTable()
+        packed = [self._pack(i, group, label) for i, (group, label) in enumerate(zip(pairs, labels))]
+        out: list[dict[str, list[RequestScore]]] = [{} for _ in pairs]
         was_training = self.model.training
         self.model.eval()
         try:
@@ -122,13 +187,12 @@ class ScoringEngine:
                 work = [(self._run_cached, [p]) for p in long] + [(self._run_batch, b) for b in self._batches(short, len(heads))]
                 for run, batch in work:
                     for p, h, per_choice in run(batch, heads):
-                        table.extend(self._rows(questions[p.index], h, checkpoint, per_choice))
+                        out[p.index][h] = [RequestScore(lp, n, bool(g)) for lp, n, g in per_choice]
                     bar.update(len(batch))
         finally:
             self.model.train(was_training)
-        return table
+        return out
 
-    # ---- steps --------------------------------------------------------------------------------
     def _check_heads(self, heads: Sequence[str]) -> None:
         known = set(self.model.peft_config) if self.is_peft else set()
         unknown = [h for h in heads if h != "base" and h not in known]
@@ -140,22 +204,22 @@ class ScoringEngine:
         if not self.config.truncate:
             apply_length_policy(questions, self.lengths(questions), self.max_length, "error")
 
-    def _prepare(self, q: Question) -> tuple[list[int], PackedQuestion | str]:
-        """(token count per request, packed row or why it cannot be truncated to fit).
-        Memoised: a learning curve scores the same questions at every checkpoint. Packed eagerly
-        so the memo holds the compact row, not every choice's full copy of a long few-shot context."""
-        key = (q.benchmark, q.id, tuple(q.requests()))
-        if key not in self._prepared:
-            enc = [encode_pair(self.tokenizer, self.prefix_ids, ctx, cont) for ctx, cont in q.requests()]
+    def _prepare(self, pairs: tuple[tuple[str, str], ...], label: str) -> tuple[list[int], PackedQuestion | str]:
+        """(token count per request, packed row or why it cannot be truncated to fit), for one group
+        of (context, continuation) requests. Memoised by the texts: a learning curve scores the same
+        questions at every checkpoint. Packed eagerly so the memo holds the compact row, not every
+        choice's full copy of a long few-shot context."""
+        if pairs not in self._prepared:
+            enc = [encode_pair(self.tokenizer, self.prefix_ids, ctx, cont) for ctx, cont in pairs]
             lengths = [len(ctx) + len(cont) for ctx, cont in enc]
-            self._prepared[key] = (lengths, self._pack_encoded(q, enc))
-        return self._prepared[key]
+            self._prepared[pairs] = (lengths, self._pack_encoded(label, enc))
+        return self._prepared[pairs]
 
-    def _pack_encoded(self, q: Question, enc: list[tuple[list[int], list[int]]]) -> PackedQuestion | str:
+    def _pack_encoded(self, label: str, enc: list[tuple[list[int], list[int]]]) -> PackedQuestion | str:
         if self.config.truncate and self.max_length is not None:
             longest = max(len(cont) for _, cont in enc)
             if longest > self.max_length:  # kept, not raised: lengths() still answers; score() raises it
-                return (f"question {q.id}: a continuation of {longest} tokens is longer than the "
+                return (f"{label}: a continuation of {longest} tokens is longer than the "
                         f"model's context of {self.max_length} tokens, so cutting the context cannot "
                         "make it fit; leave the question out (`--length-policy skip`)")
             enc = [self._truncate_left(ctx, cont) for ctx, cont in enc]
@@ -178,8 +242,12 @@ class ScoringEngine:
         cut = max(0, len(ctx) + len(cont) - (self.max_length + 1))
         return ctx[cut:], cont
 
-    def _pack(self, index: int, q: Question) -> PackedQuestion:
-        packed = self._prepare(q)[1]
+    def _pack(self, index: int, pairs: tuple[tuple[str, str], ...], label: str) -> PackedQuestion:
+        packed = self._prepare(pairs, label)
+        if not self.config.truncate and self.max_length is not None and max(packed[0]) - 1 > self.max_length:
+            raise LengthError(f"{label}: {max(packed[0])} tokens, more than the model's context of "
+                              f"{self.max_length} tokens; shorten it or let the engine truncate (truncate=True)")
+        packed = packed[1]
         if isinstance(packed, str):
             raise LengthError(packed)
         return replace(packed, index=index)
