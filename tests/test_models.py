@@ -184,6 +184,46 @@ def test_unknown_spec_gives_clear_error(spec, tmp_path):
     assert "hub" in msg and "smollm2-135m" in msg
 
 
+def _unreachable_hub(path, torch_dtype):
+    """What transformers raises for a hub id that is not cached while the hub is off or unreachable."""
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        raise LocalEntryNotFoundError("Cannot find the requested files in the disk cache and outgoing traffic has been disabled.")
+    except LocalEntryNotFoundError as e:
+        raise OSError("We couldn't connect to 'https://huggingface.co' to load the files") from e
+
+
+@pytest.mark.parametrize("offline", [True, False])
+def test_unreachable_hub_says_how_to_get_the_model(offline, tmp_path, monkeypatch):
+    monkeypatch.setattr(lm, "_from_pretrained", _unreachable_hub)  # never touches the network
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    if offline:
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    else:
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with pytest.raises(ModelSpecError) as err:
+        load_model("SomeOrg/some-model-1B", device="cpu", cache_dir=tmp_path)
+    msg = str(err.value)
+    assert "neither a known model name" in msg and "smollm2-135m" in msg
+    assert "`hf download SomeOrg/some-model-1B --local-dir DIR`" in msg and "pass that folder (--model DIR)" in msg
+    if offline:
+        assert "offline mode is on (HF_HUB_OFFLINE=1)" in msg and "unset HF_HUB_OFFLINE and connect" in msg
+    else:
+        assert "no network connection" in msg and "unset" not in msg
+
+
+def test_other_hub_failures_and_missing_folders_keep_their_own_message(tmp_path, monkeypatch):
+    def refuse(path, torch_dtype):
+        raise OSError("SomeOrg/not-a-model is not a valid model identifier")
+
+    monkeypatch.setattr(lm, "_from_pretrained", refuse)
+    with pytest.raises(ModelSpecError, match="loading it from the Hugging Face hub failed: SomeOrg/not-a-model is not"):
+        load_model("SomeOrg/not-a-model", device="cpu", cache_dir=tmp_path)
+    with pytest.raises(ModelSpecError, match="not a Hugging Face hub id either \\(no such folder: "):
+        load_model(str(tmp_path / "no" / "such" / "folder"), device="cpu", cache_dir=tmp_path)
+
+
 def test_missing_gguf_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="GGUF file not found"):
         load_model(str(tmp_path / "nothing.gguf"), cache_dir=tmp_path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -231,10 +232,7 @@ def load_model(
     except Exception as exc:
         if source.kind != "hub":
             raise
-        raise ModelSpecError(
-            f"{spec!r} is neither a known model name ({', '.join(REGISTRY)}), a local folder, "
-            f"nor a .gguf file, and loading it from the Hugging Face hub failed: {exc}"
-        ) from exc
+        raise ModelSpecError(_hub_failure(spec, exc)) from exc
     model.to(dev).eval()
     add_bos = source.meta.get("add_bos")
     if add_bos is None:
@@ -242,6 +240,38 @@ def load_model(
     prefix = [tokenizer.bos_token_id] if add_bos and tokenizer.bos_token_id is not None else []
     identity = _identity(spec, source, model, torch_dtype, dev, bool(prefix))
     return LoadedModel(model=model, tokenizer=tokenizer, prefix_token_ids=prefix, identity=identity)
+
+
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")  # 'gpt2' or 'org/name', as the hub spells ids
+# Exception classes (by name, so nothing is imported to recognise them) meaning "could not reach the
+# hub": huggingface_hub's offline and cache-miss errors, and the HTTP clients' connection errors.
+_UNREACHABLE = {"LocalEntryNotFoundError", "OfflineModeIsEnabled", "ConnectionError", "ConnectError", "ConnectTimeout"}
+_OFFLINE_VARS = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+
+
+def _hub_failure(spec: str, exc: Exception) -> str:
+    """Why a spec that is no name, folder or .gguf file did not load from the hub, and what to do."""
+    known = f"{spec!r} is neither a known model name ({', '.join(REGISTRY)}), a local folder, nor a .gguf file"
+    if not _HUB_ID.fullmatch(spec):
+        return f"{known}, and it is not a Hugging Face hub id either (no such folder: {Path(spec).expanduser()})"
+    if not _hub_unreachable(exc):
+        return f"{known}, and loading it from the Hugging Face hub failed: {exc}"
+    offline = [v for v in _OFFLINE_VARS if os.environ.get(v, "").upper() in {"1", "ON", "YES", "TRUE"}]
+    why = f"offline mode is on ({', '.join(f'{v}=1' for v in offline)})" if offline else "no network connection"
+    connect = f"unset {' and '.join(offline)} and connect to the network" if offline else "connect to the network"
+    return (f"{known}, and as a Hugging Face hub id it is not in the local hub cache and the hub cannot be "
+            f"reached: {why}. Either download it where there is a network (`hf download {spec} --local-dir DIR`) "
+            f"and pass that folder (--model DIR), or {connect} and retry")
+
+
+def _hub_unreachable(exc: BaseException | None) -> bool:
+    """Whether `exc` or an exception it was raised from says the hub could not be reached."""
+    seen = 0
+    while exc is not None and seen < 20:  # the chain is short; the bound guards against cycles
+        if any(c.__name__ in _UNREACHABLE for c in type(exc).__mro__):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
 
 
 def _from_pretrained(path: str, torch_dtype: torch.dtype) -> tuple[Any, Any]:

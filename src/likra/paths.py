@@ -9,18 +9,24 @@ DATA_ENV = "LIKRA_DATA"
 CACHE_ENV = "LIKRA_CACHE"
 
 
-def repo_root() -> Path:
-    """The source checkout this package lives in (src layout: <root>/src/likra/paths.py)."""
-    return Path(__file__).resolve().parents[2]
+def repo_root() -> Path | None:
+    """The source checkout this package lives in (src layout: <root>/src/likra/paths.py), or None when
+    it is installed from a wheel (then <root> would be some folder inside the environment)."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").is_file() and (root / "src" / "likra").is_dir() else None
 
 
 def data_root(override: str | os.PathLike | None = None) -> Path:
-    """Benchmark data root: the argument, else $LIKRA_DATA, else ../shared/data beside the repo."""
+    """Benchmark data root: the argument, else $LIKRA_DATA, else ../shared/data beside the source
+    checkout or the working directory (the first that exists). Files missing under it are read from
+    the Hugging Face hub instead (data/hub.py)."""
     if override:
         return Path(override).expanduser()
     if os.environ.get(DATA_ENV):
         return Path(os.environ[DATA_ENV]).expanduser()
-    candidates = [repo_root().parent / "shared" / "data", Path.cwd().parent / "shared" / "data"]
+    checkout = repo_root()
+    beside = [checkout.parent] if checkout is not None else []
+    candidates = [p / "shared" / "data" for p in (*beside, Path.cwd().parent)]
     for c in candidates:
         if c.is_dir():
             return c

@@ -1,7 +1,9 @@
 """The benchmark registry: each benchmark is a short declaration, and its rows become `Question`s in
 lm-evaluation-harness's prompt format for that task (context, choices, gold, target delimiter " ").
 
-The parsers (row -> Question, in lm-eval's formats) live in formats.py.
+The parsers (row -> Question, in lm-eval's formats) live in formats.py. A split is read from the local
+files under the data root when they are all there, else from the Hugging Face hub (hub.py; each
+declaration names its hub source, lm-eval's dataset id and config), else it is a DataError naming both.
 
 Also the user file format (`load_user_file`, see docs/DATA_FORMAT.md), which uses the ARC prompt.
 All parsers share one set of checks; every error names file, line and field.
@@ -15,11 +17,15 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from likra import paths
+from likra.data import hub
 from likra.data.fewshot import fewshot_contexts, with_fewshot
 from likra.data.questions import DataError, Question
 from likra.data.formats import (
     RowInfo, parse_arc, parse_commonsense_qa, parse_hellaswag, parse_mmlu, parse_openbookqa, parse_piqa,
     parse_truthfulqa_mc1, parse_winogrande,
+)
+from likra.data.hub import (
+    HubPart, HubSource, ai2_from_hub, openbookqa_from_hub, same_schema, truthfulqa_from_hub, winogrande_from_hub,
 )
 from likra.data.readers import SkipReport, count_lines, handle, locate, read_csv, read_jsonl, read_labels
 from likra.data.user_rows import parse_user_row
@@ -63,9 +69,12 @@ class Benchmark:
     lm-eval 0.4 does for tasks whose YAML sets neither `fewshot_split` nor `test_split` (it then
     treats the few-shot split as the test split). It changes which examples later questions get,
     not which one this question gets: HellaSwag, Winogrande, CommonsenseQA, PIQA."""
+    hub: HubSource | None = None
+    """Where the same rows are on the Hugging Face hub, read when the local files are absent."""
 
     def __post_init__(self) -> None:
-        for s in (self.train_split, self.eval_split, self.fewshot_split, *(self.all_splits or ())):
+        hub_splits = tuple(self.hub.splits) if self.hub else ()
+        for s in (self.train_split, self.eval_split, self.fewshot_split, *(self.all_splits or ()), *hub_splits):
             if s is not None and s != "all" and s not in self.splits:
                 raise ValueError(f"benchmark {self.name}: unknown split {s!r}")
 
@@ -143,16 +152,39 @@ def load_questions(
     root = paths.data_root(data_root)
     collector = _Collector(bench.id_field, lenient)
     for split_name in bench.split_names(split):
-        for rel in bench.splits[split_name]:
-            path = root / rel
-            if not path.is_file():
-                raise DataError(f"file not found (data root {root}; set $LIKRA_DATA or pass data_root)", path=str(path))
-            labels = _labels(root, bench, rel, path)
-            rows = collector.read(path, read_jsonl)
-            for line, row in rows:
-                label = labels[line - 1] if labels is not None else None
-                collector.add(path, line, bench.parse, row, RowInfo(name, split_name, line, label))
+        missing = [rel for rel in bench.splits[split_name] if not (root / rel).is_file()]
+        if missing and bench.hub is not None:
+            _read_hub(collector, bench, split_name, root, missing)
+        else:
+            _read_local(collector, bench, split_name, root)
     return collector.result()
+
+
+def _read_local(collector: _Collector, bench: Benchmark, split: str, root: Path) -> None:
+    for rel in bench.splits[split]:
+        path = root / rel
+        if not path.is_file():
+            raise DataError(f"file not found (data root {root}; set $LIKRA_DATA or pass data_root)", path=str(path))
+        labels = _labels(root, bench, rel, path)
+        for line, row in collector.read(path, read_jsonl):
+            label = labels[line - 1] if labels is not None else None
+            collector.add(path, line, bench.parse, row, RowInfo(bench.name, split, line, label))
+
+
+def _read_hub(collector: _Collector, bench: Benchmark, split: str, root: Path, missing: list[str]) -> None:
+    """The split from the hub (all of it: a split is never half local, half hub); rows are numbered
+    from 1 within each hub part, like lines within a file, so line-based ids match the local ones."""
+    assert bench.hub is not None
+    hub.announce(bench.name, split, root, bench.hub)
+    try:
+        parts = hub.read_split(bench.hub, split)
+    except hub.HubUnavailable as e:
+        raise hub.not_found(bench.name, split, missing, root, bench.hub, str(e)) from None
+    for label, rows in parts:
+        collector.sources.append(label)
+        for line, row in enumerate(rows, start=1):
+            info = RowInfo(bench.name, split, line)
+            collector.add(label, line, hub.parse_row, bench.hub.convert, bench.parse, row, info)
 
 
 def add_fewshot(questions: list[Question], benchmark: str, shots: int, seed: int = 1234,
@@ -214,7 +246,7 @@ class _Collector:
             yield row
         raise err
 
-    def add(self, path: Path, line: int, parse: Callable[..., Question], *args: object) -> None:
+    def add(self, path: Path | str, line: int, parse: Callable[..., Question], *args: object) -> None:
         """Parse one row (`parse(*args)`) and keep it, or raise/record the located error."""
         try:
             q = parse(*args)
@@ -253,7 +285,8 @@ _ARC_FILES = {s: ("arc/ARC-{}-" + s + ".jsonl") for s in ("train", "validation",
 
 def _arc(name: str, parts: tuple[str, ...], description: str) -> Benchmark:
     splits = {s: tuple(f.format(p) for p in parts) for s, f in _ARC_FILES.items()}
-    return Benchmark(name, description, splits, parse_arc, "train", "test", "train", family="arc")
+    hub_source = HubSource("allenai/ai2_arc", tuple(f"ARC-{p}" for p in parts), ai2_from_hub)
+    return Benchmark(name, description, splits, parse_arc, "train", "test", "train", family="arc", hub=hub_source)
 
 
 _register(_arc("arc_easy", ("Easy",), "AI2 Reasoning Challenge, Easy set (grade-school science)"))
@@ -265,6 +298,7 @@ _register(Benchmark(
     # Train is not in the data; lm-eval would take few-shot examples from it, we fall back to
     # validation (fewshot_context leaves the question itself out).
     train_split=None, eval_split="validation", fewshot_split="validation", fewshot_spare=True,
+    hub=HubSource("Rowan/hellaswag", (None,), same_schema),
 ))
 _register(Benchmark(
     "winogrande", "WinoGrande 1.1 (xl) fill-in-the-blank, scored by partial evaluation",
@@ -273,22 +307,28 @@ _register(Benchmark(
     label_files={"winogrande/validation.jsonl": "winogrande/validation-labels.lst"},
     all_splits=("train_l", "validation"), unlabelled=("test", "train_xl"), id_field="qID",
     fewshot_spare=True,
+    # lm-eval reads winogrande_xl; the smaller train sets are the 'train' split of their own configs.
+    hub=HubSource("allenai/winogrande", ("winogrande_xl",), winogrande_from_hub,
+                  {s: HubPart(f"winogrande_{s[6:]}", "train") for s in ("train_xs", "train_s", "train_m", "train_l")}),
 ))
 _register(Benchmark(
     "mmlu", "MMLU, 57 subjects, lettered answers (lm-eval default)",
     {s: (f"mmlu/{s}.jsonl",) for s in ("test", "validation", "dev")}, parse_mmlu,
     train_split=None, eval_split="test", fewshot_split="dev", fewshot_sampler="first_n",
+    # lm-eval reads one config per subject; 'all' holds all of them in one split (each row names its subject).
+    hub=HubSource("cais/mmlu", ("all",), same_schema),
 ))
 _register(Benchmark(
     "openbookqa", "OpenBookQA (main), elementary science with an open book of facts",
     {s: (f"openbookqa/{s}.jsonl",) for s in ("train", "validation", "test")}, parse_openbookqa,
     train_split="train", eval_split="test", fewshot_split="train",
+    hub=HubSource("allenai/openbookqa", ("main",), openbookqa_from_hub),
 ))
 _register(Benchmark(
     "commonsense_qa", "CommonsenseQA, lettered answers (lm-eval default)",
     {s: (f"commonsense_qa/{s}.jsonl",) for s in ("train", "validation")}, parse_commonsense_qa,
     train_split="train", eval_split="validation", fewshot_split="train", unlabelled=("test",),
-    fewshot_spare=True,
+    fewshot_spare=True, hub=HubSource("tau/commonsense_qa", (None,), ai2_from_hub),
 ))
 _register(Benchmark(
     "piqa", "PIQA physical commonsense, two solutions per goal",
@@ -296,9 +336,11 @@ _register(Benchmark(
     # train.jsonl is not in the data (only its labels), test has no labels.
     train_split=None, eval_split="validation", fewshot_split="validation", fewshot_spare=True,
     label_files={"piqa/validation.jsonl": "piqa/validation-labels.lst"}, unlabelled=("test", "train"),
+    hub=HubSource("baber/piqa", (None,), same_schema),
 ))
 _register(Benchmark(
     "truthfulqa_mc1", "TruthfulQA MC1 (817 questions, one true answer each)",
     {"validation": ("truthfulqa/mc_task_v1.jsonl",)}, parse_truthfulqa_mc1,
     train_split=None, eval_split="validation", fewshot_split=None,
+    hub=HubSource("truthfulqa/truthful_qa", ("multiple_choice",), truthfulqa_from_hub),
 ))
