@@ -1,12 +1,17 @@
 """The positive and negative heads: two named PEFT LoRA adapters on ONE copy of the base model.
 
-Saved in PEFT's own format (adapter_model.safetensors + adapter_config.json, loadable by
-`PeftModel.load_adapter`) plus `likra-head.json`: base model identity, data, seed, config, versions.
+Saved as `PeftModel.save_pretrained` saves one adapter (adapter_model.safetensors with the adapter name
+stripped from its keys, adapter_config.json in inference mode naming the base model), so plain
+`PeftModel.from_pretrained(base, folder)` loads it; plus `likra-head.json` (base model identity, data,
+seed, config, versions) and README.md, a model card rendered from that record (likra.model_card).
 """
 
 from __future__ import annotations
 
+import copy
+import shutil
 import warnings
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -17,11 +22,14 @@ from safetensors.torch import load_file, save_file
 
 from likra.config import HEAD_NAMES, LoraSettings
 from likra.errors import ArtifactError
-from likra.io_utils import atomic_write_json, library_versions, read_json_object
+from likra.io_utils import atomic_write_json, atomic_write_text, library_versions, read_json_object
+from likra.model_card import render_card
 
-__all__ = ["HEAD_NAMES", "LoraSettings", "attach_heads", "load_head", "save_head", "read_meta"]
+__all__ = ["HEAD_NAMES", "LoraSettings", "attach_heads", "load_head", "save_head", "read_meta", "write_card"]
 META_FILE = "likra-head.json"
 WEIGHTS_FILE = "adapter_model.safetensors"
+CONFIG_FILE = "adapter_config.json"
+CARD_FILE = "README.md"
 
 # MLP projection names by architecture family: the paper adapts the MLP (gate/up/down) only
 _MLP_PROJECTIONS = (
@@ -129,21 +137,53 @@ class HeadMeta:
     """Library versions at save time."""
 
 
-def save_head(model, head: str, folder: str | Path, meta: HeadMeta) -> Path:
-    """Write one head in PEFT format plus likra's metadata; files appear atomically."""
+def save_head(model, head: str, folder: str | Path, meta: HeadMeta,
+              accuracy: float | Mapping[str, float] | None = None) -> Path:
+    """Write one head as PEFT's save_pretrained would, plus likra's record and a model card (with the
+    run's `accuracy` when known); the folder appears whole or not at all."""
     folder = Path(folder)
     tmp = folder.with_name(folder.name + ".tmp")
     tmp.mkdir(parents=True, exist_ok=True)
+    # keys without the adapter name, as save_pretrained writes them: any adapter name loads them
     state = get_peft_model_state_dict(model, adapter_name=head)
-    save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, str(tmp / WEIGHTS_FILE))
-    model.peft_config[head].save_pretrained(str(tmp))
+    # metadata "format: pt" as PEFT and transformers write it; some safetensors readers insist on it
+    save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, str(tmp / WEIGHTS_FILE),
+              metadata={"format": "pt"})
+    _saved_config(model.peft_config[head], meta.base_model).save_pretrained(str(tmp))
     atomic_write_json(tmp / META_FILE, asdict(meta))
+    atomic_write_text(tmp / CARD_FILE, render_card(meta, accuracy, _location(folder)))
     if folder.exists():
-        import shutil
-
         shutil.rmtree(folder)
     tmp.rename(folder)
     return folder
+
+
+def _saved_config(config: LoraConfig, base_identity: dict) -> LoraConfig:
+    """The adapter config as save_pretrained writes it: inference mode, and the base model named. A copy,
+    so the live adapter keeps training."""
+    saved = copy.deepcopy(config)
+    saved.inference_mode = True
+    # the spec likra was given (a hub id stays a hub id), not the machine's cache folder of a named model
+    spec = (base_identity or {}).get("spec")
+    if spec:
+        saved.base_model_name_or_path = spec
+    return saved
+
+
+def _location(folder: Path) -> str:
+    """'pos/checkpoint-000064' inside a run; a folder elsewhere is named by itself."""
+    return f"{folder.parent.name}/{folder.name}" if folder.parent.name in HEAD_NAMES else folder.name
+
+
+def write_card(folder: str | Path, accuracy: float | Mapping[str, float] | None = None) -> Path:
+    """Render a saved head's README.md again from its likra-head.json, e.g. once its run is evaluated."""
+    folder = Path(folder)
+    meta = read_meta(folder)
+    if not meta:
+        raise ArtifactError(f"no {META_FILE}: not a head likra saved", path=str(folder))
+    path = folder / CARD_FILE
+    atomic_write_text(path, render_card(meta, accuracy, _location(folder)))
+    return path
 
 
 def read_meta(folder: str | Path) -> dict:
@@ -192,15 +232,15 @@ def load_head(model, head: str, folder: str | Path, base_identity: dict | None =
 
 def _check_shape(folder: Path, current: LoraConfig) -> None:
     """The saved adapter config must describe the adapter it is loaded into (rank, alpha, modules)."""
-    saved = _read_json(folder / "adapter_config.json")
+    saved = _read_json(folder / CONFIG_FILE)
     for key in ("r", "lora_alpha"):
         if saved.get(key) != getattr(current, key):
             raise ArtifactError(f"{key} is {saved.get(key)!r}, but the run's heads have {getattr(current, key)!r}",
-                                path=str(folder / "adapter_config.json"))
+                                path=str(folder / CONFIG_FILE))
     targets = saved.get("target_modules")
     if not isinstance(targets, (list, str)) or (isinstance(targets, list) and set(targets) != set(current.target_modules)):
         raise ArtifactError(f"target_modules is {targets!r}, but the run's heads adapt {sorted(current.target_modules)}",
-                            path=str(folder / "adapter_config.json"))
+                            path=str(folder / CONFIG_FILE))
 
 
 def _check_base(folder: Path, saved: dict, current: dict) -> None:
