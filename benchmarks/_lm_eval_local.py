@@ -1,8 +1,8 @@
 """The lm-evaluation-harness side of the scoring benchmark: local task files and timed runs.
 
-The task YAMLs in lm_eval_tasks/ are lm-eval's own arc_challenge / hellaswag / winogrande with
-the dataset swapped for the local JSONL files. They are templates (`*.yaml.in`): `write_tasks` fills
-in the data root and writes real YAMLs (plus utils.py) into a folder lm-eval can include:
+The task YAMLs are lm-eval's own arc_challenge / hellaswag / winogrande with the dataset swapped for
+the local JSONL files. They ship with likra (src/likra/integrations/tasks/, written out by
+`likra.integrations.local_tasks.write_local_tasks`); `write_tasks` here is that function:
 
     python benchmarks/_lm_eval_local.py write-tasks /tmp/likra_tasks
     lm_eval --model hf --model_args pretrained=<folder> --include_path /tmp/likra_tasks \\
@@ -12,37 +12,14 @@ in the data root and writes real YAMLs (plus utils.py) into a folder lm-eval can
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from _scoring_meter import Meter
 
-TEMPLATES = Path(__file__).resolve().parent / "lm_eval_tasks"
-PLACEHOLDER = "@DATA_ROOT@"
-# likra benchmark name -> the local lm-eval task that mirrors lm-eval's task of the same name
-TASKS = {"arc_challenge": "local_arc_challenge", "hellaswag": "local_hellaswag", "winogrande": "local_winogrande"}
-
-
-def write_tasks(out_dir: str | Path, data_root: str | Path) -> Path:
-    """Write the task YAMLs with `data_root` filled in, and their utils.py, into `out_dir`."""
-    out, root = Path(out_dir), Path(data_root).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    # the path sits inside a double-quoted YAML string: escape it the JSON way (YAML accepts that)
-    quoted = json.dumps(str(root))[1:-1]
-    for template in sorted(TEMPLATES.glob("*.yaml.in")):
-        (out / template.name.removesuffix(".in")).write_text(template.read_text().replace(PLACEHOLDER, quoted))
-    shutil.copyfile(TEMPLATES / "utils.py", out / "utils.py")
-    return out
-
-
-def task_manager(tasks_dir: str | Path):
-    """A TaskManager that knows only the local tasks (indexing lm-eval's ~10k built-in YAMLs is slow)."""
-    from lm_eval.tasks import TaskManager
-
-    return TaskManager(include_path=str(tasks_dir), include_defaults=False)
+# the task templates ship with the package; these names are the ones the benchmark has always used
+from likra.integrations.local_tasks import TASKS, task_manager  # noqa: F401 (used by bench_scoring)
+from likra.integrations.local_tasks import write_local_tasks as write_tasks
 
 
 def make_hflm(pretrained: str, peft: str | None, batch_size: int | str, device: str = "cpu", dtype: str = "float32"):
