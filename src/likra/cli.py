@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import traceback
 import warnings
-from dataclasses import fields
 from pathlib import Path
 
 from likra import __version__
-from likra.config import (LENGTH_POLICIES, OBJECTIVES, DataConfig, EvalConfig, LoraSettings, ModelConfig, TrainConfig,
+from likra.config import (LENGTH_POLICIES, OBJECTIVES, DataConfig, EvalConfig, LoraSettings, TrainConfig,
                           TrainRunConfig, from_dict, override, read_config_file)
+from likra import launch
 from likra.errors import ConfigError, LikraError
+from likra.log import set_level
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no hub here; a user with one unsets it
 # raised inside peft on every adapter call with transformers 5; says nothing to a likra user
 warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
@@ -27,72 +26,14 @@ EPILOG = """examples:
   likra eval --run runs/arc512 --benchmark arc_challenge --limit 300 --checkpoints all
   likra score --run runs/arc512 --question "What do plants take in?" --answers "carbon dioxide" "oxygen"
   likra report runs/arc512/eval/arc_challenge-test/scores.csv --weights 0.5,1,2
+  likra eval --run runs/arc512 --num-processes 8     data parallel over 8 GPUs (accelerate launch)
+  likra lm-eval --model likra --model_args run=runs/arc512,mode=likra --tasks arc_challenge
 Data is read from --data-root, $LIKRA_DATA, or ../shared/data beside the repository.
 Exit codes: 0 done, 2 bad input or an unfinished/damaged run (a one-paragraph message says which and
 how to fix it), 1 a bug in likra (with its traceback), 130 interrupted (rerun the same command to resume)."""
 
-# config field (as in a config file) -> the flag that sets it, so an out-of-range value names the flag
-FLAGS = {"data.n_train": "--n-train", "data.seed": "--seed", "data.negative_kind": "--negatives",
-         "data.negative_strategy": "--near-miss", "data.length_policy": "--length-policy",
-         "train.lr": "--lr", "train.batch_size": "--batch-size", "train.epochs": "--epochs",
-         "train.grad_clip": "--grad-clip", "train.objective.name": "--objective", "train.objective.beta": "--beta",
-         "train.objective.gamma": "--gamma", "train.objective.alpha": "--alpha", "train.seed": "--seed",
-         "lora.r": "--lora-r", "lora.alpha": "--lora-alpha",
-         "lora.dropout": "--lora-dropout", "lora.target_modules": "--target-modules", "model.device": "--device",
-         "model.dtype": "--dtype", "model.spec": "--model", "eval.limit": "--limit", "eval.shots": "--shots",
-         "eval.checkpoints": "--checkpoints", "eval.weights": "--weights", "eval.batch_tokens": "--batch-tokens",
-         "eval.seed": "--seed", "eval.length_policy": "--length-policy", "eval.split": "--split",
-         "eval.benchmark": "--benchmark"}
-
-
-def default(cls, name: str):
-    """A config field's default, for --help: the text and the code cannot disagree."""
-    return next(f.default for f in fields(cls) if f.name == name)
-
-
-def finite_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
-    return value
-
-
-def weight_list(text: str) -> tuple[float, ...]:
-    parts = [p.strip() for p in text.split(",")]
-    if not all(parts):
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers such as 0.5,1, got {text!r}")
-    return tuple(finite_float(p) for p in parts)
-
-
-def flag_errors(build, flags: dict[str, str] = FLAGS):
-    """Build a config from flags; a ConfigError names the flag that set the bad value."""
-    try:
-        return build()
-    except ConfigError as e:
-        flag = flags.get(e.field or "")
-        raise ConfigError(f"{flag}: {e}" if flag else str(e), field=e.field) from e
-
-
-def common_options(top: bool) -> argparse.ArgumentParser:
-    """--quiet and --debug, accepted before and after the subcommand (SUPPRESS keeps the top-level value)."""
-    p = argparse.ArgumentParser(add_help=False)
-    kw = {} if top else {"default": argparse.SUPPRESS}
-    p.add_argument("--quiet", action="store_true", help="no progress bars", **kw)
-    p.add_argument("--debug", action="store_true", help="show the traceback of every error, expected or not", **kw)
-    return p
-
-
-def _model_args(p: argparse.ArgumentParser, default_spec: str | None = "smollm2-135m") -> None:
-    g = p.add_argument_group("model")
-    g.add_argument("--model", default=None, help=f"named model (likra models), transformers folder, .gguf file or hub id"
-                   f" (default: {default_spec or 'the base model the run was trained on'})")
-    g.add_argument("--device", default=None, help="auto (default: cuda if available, else cpu), cpu, cuda, cuda:N")
-    g.add_argument("--dtype", default=None, help="auto (default: float32 on CPU, bfloat16 on CUDA), float32, bfloat16, "
-                                                 "float16")
-    g.add_argument("--cache-dir", default=None, help="converted-model cache (default $LIKRA_CACHE or ~/.cache/likra)")
+from likra.cli_args import (FLAGS, _model_args, common_options, default, finite_float, flag_errors,  # noqa: F401
+                            weight_list)
 
 
 def _add_train(sub, common) -> None:
@@ -147,7 +88,8 @@ def _add_train(sub, common) -> None:
     only.add_argument("--negatives-only", action="store_true", help="train the negative head only (Base-Likra)")
     only.add_argument("--positives-only", action="store_true", help="train the positive head only (SFT)")
     p.add_argument("--no-resume", action="store_true", help="ignore saved state and start over (removes the old heads)")
-    p.set_defaults(func=cmd_train)
+    launch.add_argument(p)
+    p.set_defaults(func=cmd_train, check=_train_config)
 
 
 def _train_config(a) -> TrainRunConfig:
@@ -211,17 +153,22 @@ def _add_eval(sub, common) -> None:
                    help="seed of the subset and the few-shot draw (default %(default)s, as lm-eval)")
     p.add_argument("--data-root", help="benchmark data folder (default $LIKRA_DATA or ../shared/data)")
     p.add_argument("--plot", action="store_true", help="also write accuracy.png")
-    p.set_defaults(func=cmd_eval)
+    launch.add_argument(p)
+    p.set_defaults(func=cmd_eval, check=_eval_config)
+
+
+def _eval_config(a) -> EvalConfig:
+    if not a.run and not a.model:
+        raise ConfigError("likra eval: give --run (a training run with heads) and/or --model (a bare model)")
+    return flag_errors(lambda: EvalConfig(a.benchmark, a.split, a.limit, a.shots, a.checkpoints, a.weights,
+                                          a.batch_tokens, a.seed, a.data_root, a.length_policy))
 
 
 def cmd_eval(a) -> int:
     from likra.evaluate import evaluate, format_report
     from likra.plots import plot_report
 
-    if not a.run and not a.model:
-        raise ConfigError("likra eval: give --run (a training run with heads) and/or --model (a bare model)")
-    cfg = flag_errors(lambda: EvalConfig(a.benchmark, a.split, a.limit, a.shots, a.checkpoints, a.weights,
-                                         a.batch_tokens, a.seed, a.data_root, a.length_policy))
+    cfg = _eval_config(a)
     out = Path(a.out) if a.out else Path(a.run or "runs/base") / "eval" / f"{a.benchmark}-{a.split}"
     rep = evaluate(cfg, a.run, out, a.model, a.device or "auto", a.dtype or "auto", a.cache_dir, progress=not a.quiet)
     print(format_report(rep))
@@ -336,6 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     from likra.experiments.command import add_parser as add_experiment
 
     add_experiment(sub, common, EPILOG)
+    # handled before parsing (main): every argument after it is lm-eval's own; listed here for --help
+    sub.add_parser("lm-eval", help="lm-evaluation-harness's own command line with the `likra` model registered "
+                                   "(docs/LM_EVAL.md)", add_help=False)
     return p
 
 
@@ -344,8 +294,19 @@ EXPECTED = (LikraError, FileNotFoundError, PermissionError, IsADirectoryError, N
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["lm-eval"]:  # every later argument is lm-eval's own
+        from likra.integrations.lm_eval import main as lm_eval_main
+
+        return lm_eval_main(argv[1:])
     args = build_parser().parse_args(argv)
+    set_level(verbose=args.verbose)
+    if launch.launched() and os.environ.get("RANK", "0") != "0":
+        sys.stdout = open(os.devnull, "w")  # data parallel: the main process prints the results
     try:
+        if getattr(args, "num_processes", 1) > 1 and not launch.launched():
+            args.check(args)  # bad flags fail here, once, before any process starts
+            return launch.relaunch(argv, args.num_processes)
         return args.func(args)
     except KeyboardInterrupt:
         print(f"\nlikra {args.command}: interrupted; rerun the same command to resume", file=sys.stderr)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -18,11 +17,15 @@ from typing import Callable
 from likra.config import EvalConfig
 from likra.data.benchmarks import add_fewshot, load_questions
 from likra.data.questions import Question
+from likra.distributed import barrier, is_main
 from likra.errors import ArtifactError
 from likra.io_utils import atomic_write_json, library_versions
 from likra.likra_model import head_checkpoints
 from likra.scoring.rules import ANALYSIS_RULES, RULES, accuracy_sweep
 from likra.scoring.table import BASE_CHECKPOINT, ScoreTable, validate
+from likra.log import get_logger
+
+_logger = get_logger(__name__)
 
 DISPLAY = {"base": "base", "sft": "SFT", "likra": "Likra", "base-likra": "Base-Likra", "reward": "head-base"}
 SCORES_FILE, RESULTS_FILE, PARTIAL_FILE = "scores.csv", "results.json", "scores.partial.csv"
@@ -35,12 +38,12 @@ def eval_questions(cfg: EvalConfig) -> list[Question]:
         idx = sorted(random.Random(cfg.seed).sample(range(len(qs)), cfg.limit))
         qs = [qs[i] for i in idx]
     elif cfg.limit is not None and cfg.limit > len(qs):
-        _log(f"--limit {cfg.limit}: {cfg.benchmark} {cfg.split} has {len(qs)} questions; evaluating all of them")
+        _logger.warning(f"--limit {cfg.limit}: {cfg.benchmark} {cfg.split} has {len(qs)} questions; evaluating all of them")
     return add_fewshot(qs, cfg.benchmark, cfg.shots, cfg.seed, cfg.data_root)
 
 
 def _log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+    _logger.info(msg)
 
 
 def score_run(likra, questions: list[Question], checkpoints: list[int], engine, table: ScoreTable | None = None,
@@ -130,12 +133,12 @@ def _resume_table(partial: Path, shape: dict) -> ScoreTable:
             diff = f"it is damaged ({e})"
         else:
             if _file_sha(partial) != saved.get("table_sha256"):
-                _log(f"not resuming the partial table in {partial}: it changed after it was written; starting over")
+                _logger.warning(f"not resuming the partial table in {partial}: it changed after it was written; starting over")
                 return ScoreTable()
             passes = len({(r.head, r.checkpoint) for r in table})
             _log(f"resuming: {passes} head pass(es) already scored in {partial}")
             return table
-    _log(f"not resuming the partial table in {partial}: {diff}; starting over")
+    _logger.warning(f"not resuming the partial table in {partial}: {diff}; starting over")
     return ScoreTable()
 
 
@@ -221,27 +224,31 @@ def evaluate(cfg: EvalConfig, run_dir: str | Path | None, out_dir: str | Path, m
         checkpoints = select_checkpoints(run_dir, cfg.checkpoints, heads)
         left_out = unpaired_checkpoints(run_dir, heads) if cfg.checkpoints == "all" else {}
         if left_out:
-            _log(f"scoring the {len(checkpoints)} checkpoints every head has; not scored (a head lacks them): {left_out}")
+            _logger.warning(f"scoring the {len(checkpoints)} checkpoints every head has; not scored (a head lacks them): {left_out}")
     likra = likra or load_likra(model_spec, run_dir, device, dtype, cache_dir, checkpoint=None)
     engine = likra.engine(batch_tokens=cfg.batch_tokens, progress=progress, truncate=cfg.length_policy == "truncate")
     questions, lengths = apply_length_policy(questions, engine.lengths(questions), engine.max_length, cfg.length_policy)
     if lengths.too_long:
-        _log(f"length: {lengths.summary()}")
+        _logger.warning(f"length: {lengths.summary()}")
     out_dir = Path(out_dir)
     partial = out_dir / PARTIAL_FILE
     shape = _shape(cfg, run_dir, checkpoints, likra, questions)
     table = _finished_table(out_dir, shape)
     if table is None:
         table = score_run(likra, questions, checkpoints, engine, _resume_table(partial, shape),
-                          on_pass=lambda t: _save_partial(t, partial, shape))
+                          on_pass=lambda t: _save_partial(t, partial, shape) if is_main() else None)
         validate(table)  # the engine's own output obeys the table's invariants (a guard against engine bugs)
-        table.save(out_dir / SCORES_FILE)
-        partial.unlink(missing_ok=True)
-        partial.with_suffix(".json").unlink(missing_ok=True)
+        if is_main():  # every process holds the whole (gathered) table; one writes it
+            table.save(out_dir / SCORES_FILE)
+            partial.unlink(missing_ok=True)
+            partial.with_suffix(".json").unlink(missing_ok=True)
+        barrier()
     rep = report(table, cfg.weights)
     rep.update({"config": asdict(cfg), "run_dir": str(run_dir) if run_dir else None, "base_model": likra.loaded.identity,
                 "questions": len(questions), "checkpoints": checkpoints, "length": asdict(lengths),
                 "scores_sha256": _file_sha(out_dir / SCORES_FILE), "shape": shape,
                 "versions": library_versions(), "seconds": round(time.time() - t0, 1)})
-    atomic_write_json(out_dir / RESULTS_FILE, rep)
+    if is_main():
+        atomic_write_json(out_dir / RESULTS_FILE, rep)
+    barrier()
     return rep

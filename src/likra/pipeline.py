@@ -6,7 +6,6 @@ This is the function `likra train` calls; a Python user calls it the same way.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -17,8 +16,12 @@ from likra.data.negatives import (TrainingPair, choice_groups, exclude_leaks, ne
                                   sample)
 from likra.data.questions import Question
 from likra.errors import ArtifactError, ConfigError, DataError, LengthError, RunStateError
+from likra.distributed import barrier, is_main
 from likra.io_utils import atomic_write_json, library_versions, read_json_object
 from likra.likra_model import RUN_FILE
+from likra.log import get_logger
+
+_logger = get_logger(__name__)
 
 
 
@@ -35,7 +38,7 @@ class TrainingData:
 
 
 def _log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+    _logger.info(msg)
 
 
 def _load_train_set(cfg: DataConfig) -> QuestionSet:
@@ -137,7 +140,7 @@ def _previous_record(out_dir: Path, cfg: TrainRunConfig, resume: bool) -> dict:
         import shutil
 
         for head in cfg.heads:
-            if (out_dir / head).exists():
+            if (out_dir / head).exists() and is_main():
                 _log(f"--no-resume: removing the earlier {head} head in {out_dir / head}")
                 shutil.rmtree(out_dir / head)
         return {}
@@ -181,7 +184,7 @@ def train_run(cfg: TrainRunConfig, out_dir: str | Path, resume: bool = True, pro
     hardest = cfg.data.negative_kind == "near-miss" and cfg.data.negative_strategy != "random"
     data = build_training_data(replace(cfg.data, negative_strategy="random") if hardest else cfg.data)
     if data.summary["skipped_rows"] != "none":
-        _log(f"data: {data.summary['skipped_rows']}")
+        _logger.warning(f"data: {data.summary['skipped_rows']}")  # rows left out: shown even with --quiet
     if loaded is None:
         loaded = load_model(cfg.model.spec, cfg.model.device, cfg.model.dtype, cfg.model.cache_dir)
         _log(f"model: {loaded.identity.get('spec')} ({loaded.identity.get('n_params', 0) / 1e6:.0f}M params) "
@@ -194,20 +197,25 @@ def train_run(cfg: TrainRunConfig, out_dir: str | Path, resume: bool = True, pro
     record = {"config": asdict(cfg), "base_model": loaded.identity, "data": data.summary,
               "versions": library_versions(), "heads": {}}
     previous = _previous_record(out_dir, cfg, resume)
+    barrier()  # every process has read the old record and state before the main one replaces them
     record["heads"] = {h: r for h, r in previous.get("heads", {}).items() if h in cfg.heads}
+    write = atomic_write_json if is_main() else (lambda *a: None)  # data parallel: the main process writes
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out_dir / RUN_FILE, record)  # the run's heads are known from the start
+    write(out_dir / RUN_FILE, record)  # the run's heads are known from the start
     torch.manual_seed(cfg.train.seed)
     model = heads_on(loaded, cfg.lora, seed=cfg.train.seed)
     pairs = training_units(cfg.train.objective.name, data)
     for head in cfg.heads:
         trainer = HeadTrainer(model, loaded.tokenizer, loaded.prefix_token_ids, head, out_dir / head, cfg.train,
-                              base_identity=loaded.identity, data_info=data.summary, progress=progress)
+                              base_identity=loaded.identity, progress=progress,
+                              # what each head's model card states: the data, its settings and the run's heads
+                              data_info={**data.summary, "config": asdict(cfg.data), "heads": list(cfg.heads)})
         t = time.time()
         result = trainer.train(pairs[head], resume=resume)
         seconds = time.time() - t + (record["heads"].get(head, {}).get("seconds", 0) if resume else 0)
         record["heads"][head] = {**asdict(result), "seconds": round(seconds, 1)}
-        atomic_write_json(out_dir / RUN_FILE, record)
+        write(out_dir / RUN_FILE, record)
     record["seconds"] = round(time.time() - t0, 1)
-    atomic_write_json(out_dir / RUN_FILE, record)
+    write(out_dir / RUN_FILE, record)
+    barrier()
     return record

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -25,8 +24,12 @@ from likra.errors import ArtifactError, DataError, RunStateError
 from likra.heads import HeadMeta, head_parameters, make_trainable, save_head
 from likra.batching import (answer_loss, answer_token_logps, batch_schedule, example_order, is_checkpoint, packed,
                             padded)
+from likra import distributed
 from likra.io_utils import atomic_write_json
 from likra.tokenize import encode_pair
+from likra.log import get_logger
+
+_logger = get_logger(__name__)
 
 __all__ = ["HeadTrainer", "TrainConfig", "TrainResult", "answer_loss", "batch_schedule", "is_checkpoint"]
 
@@ -34,7 +37,7 @@ STATE_DIR = "train_state"
 
 
 def _log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+    _logger.info(msg)
 
 
 @dataclass
@@ -105,7 +108,7 @@ class HeadTrainer:
                      f"seen (state saved in {self.out_dir / STATE_DIR})")
         self.model.train()
         bar = tqdm(total=len(order), initial=result.examples_seen, desc=f"train {self.head}", unit="ex",
-                   disable=not self.progress)
+                   disable=not (self.progress and distributed.is_main()))
         try:
             for size in sizes[result.steps:]:
                 if max_steps is not None and result.steps >= max_steps:
@@ -124,9 +127,18 @@ class HeadTrainer:
         return result
 
     def _step(self, opt, params, batch_units: list[tuple[TrainingPair, ...]]) -> float:
-        loss = self.objective.loss(self._scores(batch_units))
+        """One optimiser step on the batch. Data parallel: each process runs the forward of its
+        contiguous share of the units, the scores are gathered into the whole batch's (with gradient
+        through this process's own share), every process computes the same loss, and the gradients
+        are summed: the step of one process over the whole batch, for any objective."""
+        lo, hi = distributed.shard(len(batch_units))
+        local = self._scores(batch_units[lo:hi]) if hi > lo else None
+        scores = local if distributed.world().size == 1 else gather_scores(local, self.model.device)
+        loss = self.objective.loss(scores)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        if loss.requires_grad:  # False only in a process whose share of a tiny step was empty
+            loss.backward()
+        distributed.sum_gradients(params)
         if self.config.grad_clip:
             torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip)
         opt.step()
@@ -159,6 +171,11 @@ class HeadTrainer:
     def _maybe_save(self, opt, fingerprint: str, result: TrainResult, total: int) -> None:
         seen = result.examples_seen
         checkpoint = is_checkpoint(seen, total, self.config.curve)
+        if not distributed.is_main():  # the main process writes; the others wait until it has
+            if checkpoint:
+                result.checkpoints.append(str(self.out_dir / f"checkpoint-{seen:06d}"))
+                distributed.barrier()
+            return
         if checkpoint:
             meta = HeadMeta(self.head, seen, self.base_identity,
                             {"config": asdict(self.config), "data": self.data_info, "pairs_fingerprint": fingerprint})
@@ -166,6 +183,8 @@ class HeadTrainer:
             result.checkpoints.append(str(folder))
         if checkpoint or result.steps % self.config.state_every == 0:
             self._save_state(opt, fingerprint, result)
+        if checkpoint:
+            distributed.barrier()
 
     def _save_state(self, opt, fingerprint: str, result: TrainResult) -> None:
         """Everything needed to continue bit-for-bit: weights, optimiser, RNG, position, losses."""
@@ -210,3 +229,35 @@ class HeadTrainer:
         torch.set_rng_state(extra["rng"])
         result.examples_seen, result.steps, result.finished, losses, result.checkpoints = position
         result.losses = [tuple(x) for x in losses]
+
+
+def gather_scores(local, device):
+    """The whole batch's Scores from every process's share (rank order = the batch's order). This
+    process's own share keeps its gradient; the others arrive as values."""
+    from dataclasses import replace as _replace
+
+    from likra.objectives import Scores
+
+    mine = None if local is None else _replace(
+        local, **{f: getattr(local, f).detach().cpu() for f in _TENSOR_FIELDS if getattr(local, f) is not None})
+    parts = distributed.gather(mine)
+    rank = distributed.world().rank
+    shares = [local if r == rank else _to(p, device) for r, p in enumerate(parts) if p is not None]
+    offsets, n = [], 0
+    for sh in shares:
+        offsets.append(n)
+        n += len(sh.logp)
+    cat = lambda f: None if shares[0].__dict__[f] is None else torch.cat([getattr(sh, f) for sh in shares])
+    sizes = None if shares[0].group_sizes is None else [g for sh in shares for g in sh.group_sizes]
+    return Scores(logp=cat("logp"), n_tokens=cat("n_tokens"), token_logp=cat("token_logp"),
+                  token_example=torch.cat([sh.token_example + o for sh, o in zip(shares, offsets)]),
+                  ref_logp=cat("ref_logp"), positive=cat("positive"), group_sizes=sizes)
+
+
+_TENSOR_FIELDS = ("logp", "n_tokens", "token_logp", "token_example", "ref_logp", "positive")
+
+
+def _to(s, device):
+    from dataclasses import replace as _replace
+
+    return _replace(s, **{f: getattr(s, f).to(device) for f in _TENSOR_FIELDS if getattr(s, f) is not None})

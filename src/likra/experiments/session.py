@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 
 from likra.config import (DataConfig, EvalConfig, ExperimentConfig, ModelConfig, ObjectiveConfig, TrainConfig,
                           TrainRunConfig)
 from likra.io_utils import atomic_write_json, atomic_write_text, library_versions
+from likra.log import get_logger
 from likra.scoring.table import ScoreTable
 
+_logger = get_logger(__name__)
 NEAR_MISS_VARIANTS = {"hardest", "easiest"}  # kinds of `negatives` that are near-miss strategies
 
 
@@ -31,7 +32,7 @@ def short(model: str) -> str:
 
 
 def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+    _logger.info(msg)
 
 
 class Session:

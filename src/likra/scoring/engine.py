@@ -25,6 +25,7 @@ from typing import Hashable, NamedTuple, Sequence
 import torch
 from tqdm.auto import tqdm
 
+from likra import distributed
 from likra.data.questions import Question
 from likra.errors import ConfigError, LengthError
 from likra.lm_head import last_hidden, output_head, selected_log_probs
@@ -160,12 +161,14 @@ class ScoringEngine:
         e.g. 'scoring pos,neg @ 64 (pass 3/12)'."""
         self._check_heads(heads)
         self._check_lengths(questions)
-        pairs = [tuple(q.requests()) for q in questions]
-        per_group = self._score_groups(pairs, [f"question {q.id}" for q in questions], heads, desc)
+        lo, hi = distributed.shard(len(questions))  # data parallel: my share; one process: all of them
+        mine = questions[lo:hi]
+        pairs = [tuple(q.requests()) for q in mine]
+        per_group = self._score_groups(pairs, [f"question {q.id}" for q in mine], heads, desc)
+        rows = [row for q, scores in zip(mine, per_group) for h in heads for row in self._rows(q, h, checkpoint, scores[h])]
         table = ScoreTable()
-        for q, scores in zip(questions, per_group):
-            for h in heads:
-                table.extend(self._rows(q, h, checkpoint, scores[h]))
+        for part in distributed.gather(rows):  # shares in rank order: the single-process table's order
+            table.extend(part)
         return table
 
     # ---- steps --------------------------------------------------------------------------------
@@ -181,7 +184,7 @@ class ScoringEngine:
         self.model.eval()
         try:
             with torch.inference_mode(), tqdm(total=len(packed), desc=desc or "scoring", unit="q",
-                                             disable=not self.config.progress) as bar:
+                                             disable=not (self.config.progress and distributed.is_main())) as bar:
                 long = [p for p in packed if p.trunk_len and p.trunk_len >= self.config.cache_prefix_from]
                 short = [p for p in packed if not (p.trunk_len and p.trunk_len >= self.config.cache_prefix_from)]
                 work = [(self._run_cached, [p]) for p in long] + [(self._run_batch, b) for b in self._batches(short, len(heads))]
