@@ -63,11 +63,13 @@ def test_bad_input_is_a_clear_error_not_a_traceback(model_dir, tmp_path, capsys)
 
 
 def test_help_explains_every_subcommand(capsys):
-    for cmd in ("train", "eval", "score", "report", "demo"):
+    for args in (["--help"], *([cmd, "--help"] for cmd in ("train", "eval", "score", "report", "demo", "models",
+                                                           "benchmarks", "experiment"))):
         with pytest.raises(SystemExit) as e:
-            main([cmd, "--help"])
+            main(args)
         assert e.value.code == 0
-    assert "--negatives-only" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "--negatives-only" in out and "--num-processes" in out and "lm-eval" in out
 
 
 def test_same_seed_same_numbers_and_config_file(model_dir, tmp_path, capsys):

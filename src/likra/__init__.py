@@ -1,6 +1,8 @@
 """likra: learn from negative examples; score answers by L+ - w*L-.
 
 The public API, imported lazily so `import likra` stays fast:
+    load(run_or_hub_id)                 a run's heads on their base model: .score(q, answers), .evaluate(...)
+    train(out, n_train=..., ...)        train the heads (what `likra train` does), the run record back
     load_model(spec)                    a base model by name, folder, .gguf or hub id
     load_likra(model, run_dir)          base model + the pos/neg heads of a training run
     train_run(TrainRunConfig(), out)    train the heads (what `likra train` does)
@@ -16,11 +18,12 @@ import importlib
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "load": "likra.api", "train": "likra.api", "Likra": "likra.api",
     "load_model": "likra.models", "load_likra": "likra.likra_model", "train_run": "likra.pipeline",
     "evaluate": "likra.evaluate", "score_candidates": "likra.verify", "ScoringEngine": "likra.scoring.engine",
     "EngineConfig": "likra.scoring.engine", "ScoreTable": "likra.scoring.table", "accuracy": "likra.scoring.rules",
     "TrainRunConfig": "likra.config", "DataConfig": "likra.config", "EvalConfig": "likra.config",
-    "ModelConfig": "likra.config", "TrainConfig": "likra.train", "LoraSettings": "likra.heads",
+    "ModelConfig": "likra.config", "TrainConfig": "likra.config", "LoraSettings": "likra.config",
     "load_questions": "likra.data.benchmarks", "Question": "likra.data.questions",
 }
 __all__ = sorted(_EXPORTS)

@@ -79,8 +79,14 @@ class _Source:
 
 
 def resolve_device(device: str = "auto") -> torch.device:
+    """The device to load on: `device` as given, else the data-parallel process's own (cuda:LOCAL_RANK
+    under accelerate launch), else cuda, mps or cpu, the first available."""
     if device != "auto":
         return torch.device(device)
+    from likra.distributed import world
+
+    if world().device is not None:
+        return torch.device(world().device)
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():

@@ -177,7 +177,7 @@ def train_run(cfg: TrainRunConfig, out_dir: str | Path, resume: bool = True, pro
 
     from likra.heads import heads_on
     from likra.models import load_model
-    from likra.train import HeadTrainer
+    from likra.trainer import HeadTrainer
 
     out_dir = Path(out_dir)
     t0 = time.time()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-from likra.data.questions import Question
 from likra.errors import ConfigError, DataError, RunStateError
 from likra.scoring.rules import NORMS, RULES
 
@@ -59,16 +58,17 @@ def score_candidates(likra, question: str, answers: list[str], weight: float = 1
     if rule is not None and (rule not in RULES or not set(RULES[rule][0]) <= set(heads)):
         raise ConfigError(f"rule {rule!r} is not available with heads {heads}; rules: {', '.join(RULES)}")
     rule = rule or next(r for r in ("likra", "base-likra", "sft", "base") if set(RULES[r][0]) <= set(heads))
-    q = Question("candidate", "user", template.format(question=question), tuple(answers), 0)
-    checkpoint = str(likra.checkpoint) if likra.heads else "-"
-    table = likra.engine(progress=progress).score([q], heads, checkpoint=checkpoint)
-    per = {(r.head, r.choice): r for r in table}
+    from likra.scoring.engine import Request  # torch: imported when scoring, not with the module
+
+    context = template.format(question=question)
+    scored = likra.engine(progress=progress).score_requests([Request(context, " " + a) for a in answers], heads)
     out = []
-    for i, a in enumerate(answers):
-        lls = {h: per[(h, i)].logprob for h in heads}
-        denom = {"none": 1, "char": len(a), "token": per[("base", i)].n_tokens, "byte": len(a.encode())}[norm]
+    for a, per_head in zip(answers, scored):
+        lls = {h: per_head[h].loglik for h in heads}
+        n_tokens = per_head["base"].n_tokens
+        denom = {"none": 1, "char": len(a), "token": n_tokens, "byte": len(a.encode())}[norm]
         score = RULES[rule][1]({h: v / max(denom, 1) for h, v in lls.items()}, weight)
-        out.append({"answer": a, "score": score, "loglik": lls, "n_tokens": per[("base", i)].n_tokens})
+        out.append({"answer": a, "score": score, "loglik": lls, "n_tokens": n_tokens})
     for item, p in zip(out, softmax([o["score"] for o in out])):
         item["probability"] = p
     return {"question": question, "rule": rule, "weight": weight, "norm": norm, "checkpoint": likra.checkpoint,

@@ -40,7 +40,7 @@ def add_parser(sub, common, epilog: str) -> None:
     from likra.experiments import EXPERIMENTS
 
     listing = "\n".join(f"  {e.name:<12} ({e.figure}) {e.summary}" for e in EXPERIMENTS.values())
-    p = sub.add_parser("experiment", help="re-run one of the paper's findings with several seeds and 95% intervals",
+    p = sub.add_parser("experiment", help="re-run one of the paper's findings with several seeds and 95%% intervals",
                        parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Run one of the paper's experiments: trains one run per seed (or reuses the "
                                    "runs already in --out), scores every checkpoint on a fixed subset, and writes "
