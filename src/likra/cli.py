@@ -11,8 +11,8 @@ import warnings
 from pathlib import Path
 
 from likra import __version__
-from likra.config import (LENGTH_POLICIES, OBJECTIVES, DataConfig, EvalConfig, LoraSettings, TrainConfig,
-                          TrainRunConfig, from_dict, override, read_config_file)
+from likra.config import (LENGTH_POLICIES, NEGATIVE_KINDS, OBJECTIVES, DataConfig, EvalConfig, LoraSettings,
+                          TrainConfig, TrainRunConfig, from_dict, override, read_config_file)
 from likra import launch
 from likra.errors import ConfigError, LikraError
 from likra.log import set_level
@@ -54,9 +54,10 @@ def _add_train(sub, common) -> None:
     d.add_argument("--eval-benchmark", help=f"benchmark kept out of training (default {default(D, 'eval_benchmark')})")
     d.add_argument("--eval-split", help=f"its split (default {default(D, 'eval_split')})")
     d.add_argument("--n-train", type=int, help="number of training questions, a seeded sample (default: all)")
-    d.add_argument("--negatives", dest="negative_kind", choices=["near-miss", "irrelevant", "unrelated"],
+    d.add_argument("--negatives", dest="negative_kind", choices=list(NEGATIVE_KINDS),
                    help="what the negative head learns: near-miss = another choice of the same question, irrelevant = "
-                        "another question's answer, unrelated = an answer from --unrelated-benchmark "
+                        "another question's answer, unrelated = an answer from --unrelated-benchmark, mined = the "
+                        "question's own `negatives` in --user-file (e.g. written by likra mine) "
                         f"(default {default(D, 'negative_kind')})")
     d.add_argument("--near-miss", dest="negative_strategy", choices=["random", "hardest", "easiest"],
                    help="which wrong choice: random, or hardest/easiest by the base model's score "
@@ -283,6 +284,11 @@ def build_parser() -> argparse.ArgumentParser:
     from likra.experiments.command import add_parser as add_experiment
 
     add_experiment(sub, common, EPILOG)
+    from likra.mining_command import add_parser as add_mine
+    from likra.verifier.command import add_parser as add_verify
+
+    add_verify(sub, common)
+    add_mine(sub, common)
     # handled before parsing (main): every argument after it is lm-eval's own; listed here for --help
     sub.add_parser("lm-eval", help="lm-evaluation-harness's own command line with the `likra` model registered "
                                    "(docs/LM_EVAL.md)", add_help=False)

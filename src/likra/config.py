@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from likra.checks import above, at_least, checked, each, in_range, matches, nonempty, one_of, optional
 from likra.errors import ConfigError
 
-NEGATIVE_KINDS = ("near-miss", "irrelevant", "unrelated")
+NEGATIVE_KINDS = ("near-miss", "irrelevant", "unrelated", "mined")
 NEAR_MISS_STRATEGIES = ("random", "hardest", "easiest")
 LENGTH_POLICIES = ("error", "truncate", "skip")
 HEAD_NAMES = ("pos", "neg")
@@ -59,7 +59,8 @@ class DataConfig:
     """Number of training questions (seeded sample); None = all."""
     negative_kind: str = "near-miss"
     """'near-miss' (wrong choice of the same question), 'irrelevant' (gold of another question of the
-    same benchmark) or 'unrelated' (an answer from `unrelated_benchmark`)."""
+    same benchmark), 'unrelated' (an answer from `unrelated_benchmark`) or 'mined' (one of each question's
+    own `negatives` from a user file, e.g. written by `likra mine`)."""
     negative_strategy: str = "random"
     """Which wrong choice a near-miss uses: 'random', 'hardest' or 'easiest' by the base model's score."""
     unrelated_benchmark: str = "hellaswag"
@@ -85,6 +86,9 @@ class DataConfig:
             raise ConfigError(f"data.negative_strategy: {self.negative_strategy!r} picks among a question's own wrong "
                               f"choices, so it needs negative_kind 'near-miss', not {self.negative_kind!r}",
                               field="data.negative_strategy")
+        if self.negative_kind == "mined" and not self.user_file:
+            raise ConfigError("data.negative_kind: 'mined' uses each question's own negatives, which only a user file "
+                              "holds (`likra mine` writes one); give data.user_file", field="data.negative_kind")
 
 
 @dataclass(frozen=True)

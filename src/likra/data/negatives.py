@@ -1,11 +1,13 @@
 """Training pairs for the two heads, and the train/eval leak check. No torch here.
 
 The positive head learns (context, gold answer); the negative head learns (context, wrong answer).
-Wrong answers come in three kinds, from nearest to farthest from the question:
+Wrong answers come in four kinds: three from nearest to farthest from the question, and its own:
 
 - near-miss: a wrong choice of the same question (random, or chosen by base-model scores);
 - irrelevant: the gold answer of another question of the same benchmark;
-- unrelated: the gold answer of a question from another benchmark.
+- unrelated: the gold answer of a question from another benchmark;
+- mined: one of the question's own `negatives` (wrong answers sampled from the base model by
+  `likra mine`, or written by hand in a user file), after the gold context.
 
 Everything is seeded: the same seed gives the same pairs, a different seed different ones.
 """
@@ -39,7 +41,7 @@ class TrainingPair:
     positive: bool
     """True for the positive head's examples (gold answers)."""
     kind: str
-    """'positive', 'near-miss', 'irrelevant' or 'unrelated'."""
+    """'positive', 'near-miss', 'irrelevant', 'unrelated' or 'mined'."""
     source_id: str
     """Id of the question the context came from."""
 
@@ -88,6 +90,8 @@ def negative_pairs(
     if per_question < 1:
         raise DataError("per_question must be at least 1")
     rng = random.Random(seed)
+    if kind == "mined":
+        return [p for q in questions for p in _mined(q, rng, per_question)]
     if kind == "near-miss":
         return [p for q in questions for p in _near_misses(q, rng, strategy, choice_scores, per_question)]
     if kind == "unrelated" and not unrelated_pool:
@@ -106,7 +110,9 @@ def _near_misses(
     # head the right answer, so it is not a near miss.
     wrong = [i for i in range(len(q.choices)) if i != q.gold and (q.context_for(i), q.continuation(i)) != gold_request]
     if not wrong:
-        raise DataError(f"question {q.id}: no wrong choice differs from the gold answer", field="choices")
+        # a free-form question (its answer its only choice) has no near miss; point to its own negatives
+        hint = "; it has mined negatives: use negative kind 'mined' (--negatives mined)" if q.negatives else ""
+        raise DataError(f"question {q.id}: no wrong choice differs from the gold answer{hint}", field="choices")
     if strategy == "random":
         picked = rng.sample(wrong, min(n, len(wrong)))
     else:
@@ -114,6 +120,16 @@ def _near_misses(
         sign = -1.0 if strategy == "hardest" else 1.0
         picked = sorted(wrong, key=lambda i: (sign * s[i], i))[:n]
     return [TrainingPair(q.context_for(i), q.continuation(i), False, "near-miss", q.id) for i in picked]
+
+
+def _mined(q: Question, rng: random.Random, n: int) -> list[TrainingPair]:
+    """`n` of the question's own negatives (seeded draw), after its gold context, as the gold is."""
+    if not q.negatives:
+        raise DataError(f"question {q.id}: no mined negatives; negative kind 'mined' needs a 'negatives' list on "
+                        "every question (`likra mine` writes them; docs/DATA_FORMAT.md)", field="negatives")
+    picked = rng.sample(range(len(q.negatives)), min(n, len(q.negatives)))
+    context = q.context_for(q.gold)
+    return [TrainingPair(context, q.target_delimiter + q.negatives[i], False, "mined", q.id) for i in picked]
 
 
 def _scores_for(q: Question, scores: dict[str, Sequence[float]] | None) -> Sequence[float]:

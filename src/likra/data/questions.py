@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from likra.errors import DataError
 
-__all__ = ["DataError", "Question", "normalise_text"]
+__all__ = ["DataError", "Question", "normalise_answer", "normalise_text"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,10 @@ class Question:
     """Preamble every context starts with (lm-eval's task `description`, e.g. MMLU's 'The following
     are multiple choice questions (with answers) about anatomy.\n\n'). Already part of `context`;
     few-shot examples go after it, and `fewshot_text` leaves it out so it is not repeated."""
+    negatives: tuple[str, ...] = ()
+    """Wrong answers of this question from outside its choices, without the delimiter (a user file's
+    `negatives`, e.g. written by `likra mine`); the negative head learns them with negative kind
+    'mined'. Empty for benchmark questions."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.gold < len(self.choices):
@@ -52,6 +56,8 @@ class Question:
         contexts = self.choice_contexts if self.choice_contexts is not None else (self.context,)
         if any(not c.startswith(self.description) for c in contexts):
             raise DataError("context does not start with the description", field="description")
+        if any(not isinstance(n, str) or not n.strip() for n in self.negatives):
+            raise DataError("negatives must be non-empty strings", field="negatives")
 
     def context_for(self, i: int) -> str:
         """The context that choice `i` is scored after."""
@@ -75,3 +81,13 @@ def normalise_text(text: str) -> str:
     """Lower-case, strip punctuation and collapse spaces: the key for leak checks."""
     text = re.sub(r"[^\w\s]", " ", text.lower())
     return " ".join(text.split())
+
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+
+
+def normalise_answer(text: str) -> str:
+    """The key two answers are the same answer by (SQuAD's rule): casefold, punctuation to spaces,
+    the articles a/an/the dropped, spaces collapsed. 'The Sun.' and 'sun' are one answer."""
+    text = re.sub(r"[^\w\s]", " ", text.casefold())
+    return " ".join(_ARTICLES.sub(" ", text).split())

@@ -1,25 +1,94 @@
-"""The user file format (docs/DATA_FORMAT.md): question, choices, answer, optional id, one row each,
-as a Question in the ARC prompt; every error a DataError naming the field (the reader adds file:line)."""
+"""The user file format (docs/DATA_FORMAT.md): question, choices, answer, optional id and negatives,
+one row each, as a Question in the ARC prompt; every error a DataError naming the field (the reader
+adds file:line)."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from likra.data.questions import DataError, Question
+from likra.data.questions import DataError, Question, normalise_answer
 from likra.data.readers import RoundedFloat, check_choices, check_gold, get_field, loads_json
 
+USER_TEMPLATE = "Question: {question}\nAnswer:"
+"""The prompt of every user-file question (lm-eval's ARC prompt); `likra mine` samples after it too."""
 
-def parse_user_row(row: dict, benchmark: str, line: int, is_csv: bool) -> Question:
-    """One row of the user format (docs/DATA_FORMAT.md) as a Question in the ARC prompt."""
+
+def parse_user_row(row: dict, benchmark: str, line: int, is_csv: bool, free_form: bool = False) -> Question:
+    """One row of the user format (docs/DATA_FORMAT.md) as a Question in the ARC prompt.
+
+    A row without choices is a free-form question (its answer text is its one choice) when it has
+    `negatives`, or always with `free_form` (what `likra mine` reads, before it has negatives)."""
     question = _text(row, "question")
-    choices = _user_choices(row, is_csv)
-    gold = _user_answer(row.get("answer"), choices, is_csv)
+    negatives = _user_negatives(row, is_csv)
+    if _no_choices(row, is_csv) and (negatives or free_form):
+        choices, gold = [_answer_text(row.get("answer"))], 0
+    else:
+        choices = _user_choices(row, is_csv)
+        gold = _user_answer(row.get("answer"), choices, is_csv)
+    _check_negatives(negatives, choices[gold])
     qid = row.get("id")
     if isinstance(qid, bool) or not isinstance(qid, (str, int, type(None))):
         raise DataError("wrong type: id must be a string or an integer", field="id")
     qid = _encodable(str(qid).strip(), "id") if qid is not None and str(qid).strip() else str(line)
-    return Question(qid, benchmark, f"Question: {question}\nAnswer:", tuple(choices), gold, query=question)
+    return Question(qid, benchmark, USER_TEMPLATE.format(question=question), tuple(choices), gold, query=question,
+                    negatives=negatives)
+
+
+def _no_choices(row: dict, is_csv: bool) -> bool:
+    """Neither a `choices` value nor a filled choice<N> cell (a CSV cell is '' when left empty)."""
+    def empty(v: object) -> bool:
+        return v is None or (is_csv and isinstance(v, str) and not v.strip())
+
+    columns = [k for k in row if re.fullmatch(r"choice\d+", k, re.IGNORECASE | re.ASCII)]
+    return empty(row.get("choices")) and all(empty(row[k]) for k in columns)
+
+
+def _answer_text(value: object) -> str:
+    # Without choices there is nothing to index: the answer is its own text.
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise DataError("missing field", field="answer")
+    if not isinstance(value, str):
+        raise DataError("wrong type: without choices, answer must be the answer's text", field="answer")
+    return _encodable(value.strip(), "answer")
+
+
+def _user_negatives(row: dict, is_csv: bool) -> tuple[str, ...]:
+    return string_list(row, "negatives", is_csv, "negative")
+
+
+def string_list(row: dict, name: str, is_csv: bool, item: str) -> tuple[str, ...]:
+    """An optional field holding a JSON list of non-empty, distinct strings (in CSV, a JSON list in
+    one cell; an empty cell is no list): `negatives` here, `aliases` in `likra mine`'s input. `item`
+    names one element in errors."""
+    raw = row.get(name)
+    if raw is None or (is_csv and isinstance(raw, str) and not raw.strip()):
+        return ()
+    if is_csv and isinstance(raw, str):
+        try:
+            raw = loads_json(raw, f" in the {name} cell")
+        except DataError as e:
+            raise DataError(e.reason, field=name) from None
+    if not isinstance(raw, list):
+        raise DataError(f"wrong type: {name} must be a list of strings", field=name)
+    out: list[str] = []
+    for i, n in enumerate(raw):
+        if not isinstance(n, str):
+            raise DataError(f"wrong type: {item} {i} is not a string", field=name)
+        if not n.strip():
+            raise DataError(f"empty {item}: {item} {i} is empty", field=name)
+        if n.strip() in out:
+            raise DataError(f"duplicate {item}: {item} {i} ({n.strip()!r}) is given twice", field=name)
+        out.append(_encodable(n.strip(), name))
+    return tuple(out)
+
+
+def _check_negatives(negatives: tuple[str, ...], gold: str) -> None:
+    # A negative that is the right answer would teach the negative head the right answer; compared
+    # as answers (normalise_answer), so 'The Sun.' is the gold 'sun'.
+    key = normalise_answer(gold)
+    for i, n in enumerate(negatives):
+        if normalise_answer(n) == key:
+            raise DataError(f"negative equals the gold answer: negative {i} ({n!r}) is {gold!r}", field="negatives")
 
 
 def _text(row: dict, name: str) -> str:
