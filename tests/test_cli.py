@@ -137,3 +137,20 @@ def test_hardest_near_miss_is_the_base_models_favourite_wrong_choice(model_dir, 
     assert main(["--quiet", "train", "--model", str(model_dir), "--n-train", "5", "--seed", "3",
                  "--near-miss", "hardest", "--negatives-only", "--out", str(run)]) == 0
     assert json.loads((run / "run.json").read_text())["data"]["negative_strategy"] == "hardest"
+
+
+@pytest.mark.parametrize("args", [["--help"], ["benchmarks"], ["report", "--help"]])
+def test_light_commands_do_not_import_torch(args):
+    """--help, benchmarks and report start fast: no torch, datasets, transformers or accelerate."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys, io, contextlib\nfrom likra.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            f"    try: main({args!r})\n    except SystemExit: pass\n"
+            "heavy = [m for m in ('torch', 'datasets', 'transformers', 'accelerate') if m in sys.modules]\n"
+            "print(','.join(heavy), file=sys.stderr); sys.exit(1 if heavy else 0)")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
