@@ -51,3 +51,13 @@ def test_train_refuses_unknown_settings(tmp_path):
     with pytest.raises(ConfigError, match="unknown setting"):
         likra.train(tmp_path / "x", n_trian=4)
     assert not (tmp_path / "x").exists()
+
+
+def test_verify_api_generates_and_ranks(model_dir, tmp_path):
+    run = tmp_path / "r"
+    likra.train(run, model=str(model_dir), n_train=4, lr=1e-2, progress=False)
+    model = likra.load(run, model=str(model_dir))
+    a = model.verify("What gives us light?", ["the sun"], generate=3, seed=1)
+    b = model.verify("What gives us light?", ["the sun"], generate=3, seed=1)
+    assert a == b and a["answers"][0]["answer"] == "the sun" and a["threshold"] is None
+    assert sorted(a["ranking"]) == list(range(len(a["answers"])))

@@ -41,6 +41,18 @@ class Likra:
 
         return score_candidates(self.model, question, list(candidates), weight, norm, rule=rule)
 
+    def verify(self, question: str, candidates: list[str] = (), generate: int = 0, seed: int = 0,
+               calibration: str | Path | None = None) -> dict:
+        """`likra verify`: each candidate's score, and with a calibration (the file given, else the run's
+        calibration.json) its probability of being correct and a flag; `generate` K more answers sampled
+        from the base model (seeded) are ranked with the given ones; `ranking` lists them best first."""
+        from likra.verifier.answers import find_calibration, verify_answers, with_generated
+
+        items = [(question, list(candidates))]
+        if generate:
+            items = with_generated(self.model, items, generate, seed)
+        return verify_answers(self.model, items, find_calibration(self.model.run_dir, calibration))[0]
+
     def evaluate(self, benchmark: str = "arc_challenge", split: str = "test", out: str | Path | None = None,
                  progress: bool = True, **settings) -> dict:
         """Accuracy of every rule on a benchmark split, as `likra eval` reports it (EvalConfig's fields

@@ -200,14 +200,9 @@ def _add_score(sub, common) -> None:
 
 def cmd_score(a) -> int:
     from likra.likra_model import load_likra
-    from likra.verify import read_candidates, score_candidates
+    from likra.verify import candidate_items, score_candidates
 
-    if a.input:
-        items = read_candidates(a.input)
-    elif a.question and a.answers:
-        items = [(a.question, a.answers)]
-    else:
-        raise ConfigError("likra score: give --question and --answers, or --input FILE.jsonl")
+    items = candidate_items(a.input, a.question, a.answers, "likra score")
     if not a.run and not a.model:
         raise ConfigError("likra score: give --run (a training run with heads) and/or --model (a bare model)")
     if a.checkpoint != "final" and not a.checkpoint.isdigit():

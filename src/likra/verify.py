@@ -29,6 +29,19 @@ def read_candidates(path: str) -> list[tuple[str, list[str]]]:
     return items
 
 
+def candidate_items(input_path: str | None, question: str | None, answers: list[str] | None,
+                    command: str) -> list[tuple[str, list[str]]]:
+    """The (question, answers) items of `likra score` / `likra verify`: from --input FILE.jsonl, or one
+    from --question and --answers."""
+    if input_path and (question or answers):
+        raise ConfigError(f"{command}: give --question/--answers or --input, not both")
+    if input_path:
+        return read_candidates(input_path)
+    if question and answers:
+        return [(question, answers)]
+    raise ConfigError(f"{command}: give --question and --answers (one or more), or --input FILE.jsonl")
+
+
 def softmax(xs: list[float]) -> list[float]:
     m = max(xs)
     e = [math.exp(x - m) for x in xs]

@@ -167,3 +167,20 @@ def test_cli_bad_input_fails_before_any_model_loads(tmp_path):
         cli("calibrate", "--run", str(tmp_path), "--question", Q)
     with pytest.raises(ConfigError, match="--folds: at least 2"):
         cli("calibrate", "--run", str(tmp_path), "--folds", "0")
+
+
+def test_cli_generate_reranks_sampled_answers_repeatably(run, model_dir, capsys):
+    """--generate K: sampled answers (seeded, one line each, none repeating a given one) ranked with the given."""
+    outs = []
+    for seed in (0, 0):
+        assert cli("--run", str(run), "--model", str(model_dir), "--question", Q, "--answers", ANSWERS[0],
+                   "--generate", "4", "--sample-seed", str(seed), "--no-calibration") == 0
+        outs.append(json.loads(capsys.readouterr().out.splitlines()[0]))
+    first = outs[0]
+    answers = [a["answer"] for a in first["answers"]]
+    assert answers[0] == ANSWERS[0] and 1 <= len(answers) <= 5 and all("\n" not in a for a in answers)
+    assert len({a.casefold() for a in answers}) == len(answers)
+    assert sorted(first["ranking"]) == list(range(len(answers)))
+    scores = [first["answers"][i]["score"] for i in first["ranking"]]
+    assert scores == sorted(scores, reverse=True)
+    assert outs[0] == outs[1]  # same seed, same candidates and scores

@@ -83,5 +83,21 @@ def verify_answers(likra, items: Sequence[tuple[str, Sequence[str]]], calibratio
             k += 1
         out.append({"question": q, "rule": rule, "weight": weight, "norm": norm, "checkpoint": likra.checkpoint,
                     "threshold": calibration.threshold if calibration else None, "answers": rows,
+                    "ranking": sorted(range(len(rows)), key=lambda i: -rows[i]["score"]),  # best first
                     **({} if calibration else {"note": NO_CALIBRATION})})
+    return out
+
+
+def with_generated(likra, items: Sequence[tuple[str, Sequence[str]]], k: int, seed: int,
+                   progress: bool = False) -> list[tuple[str, list[str]]]:
+    """Each question's given answers plus up to k answers sampled from the base model (seeded, one line
+    each, deduplicated against each other and against the given ones): the candidates to rerank."""
+    from likra.generation import SamplingConfig, dedup_key, generate_for
+
+    sampled = generate_for(likra, [q for q, _ in items], SamplingConfig(k=k, seed=seed), progress=progress)
+    out = []
+    for (q, given), new in zip(items, sampled):
+        seen = {dedup_key(a) for a in given}
+        extra = [a for a in new if dedup_key(a) not in seen]
+        out.append((q, [*given, *extra]))
     return out

@@ -17,13 +17,14 @@ from likra.errors import ConfigError
 EXAMPLES = """examples:
   likra verify --run runs/tqa --question "What happens if you swallow gum?" --answers "It passes through you."
   likra verify --run runs/tqa --input candidates.jsonl     one {"question": ..., "answers": [...]} per line
+  likra verify --run runs/tqa --question "What happens if you swallow gum?" --generate 8   rerank 8 sampled answers
   likra verify calibrate --run runs/tqa --folds 5          writes runs/tqa/calibration.json and a report
 Without a calibration (--calibration FILE, or RUN/calibration.json) only the raw score is printed."""
 
 
 FOLDS = 5
 """Default k of `likra verify calibrate`'s cross-fitting."""
-SCORE_ONLY = ("question", "answers", "input", "calibration", "no_calibration")
+SCORE_ONLY = ("question", "answers", "input", "calibration", "no_calibration", "generate", "sample_seed")
 CALIBRATE_ONLY = ("cases", "data_root", "folds", "seed", "limit", "out", "save", "batch_tokens")
 
 
@@ -49,6 +50,10 @@ def add_parser(sub, common) -> None:
     g.add_argument("--question", help="the question")
     g.add_argument("--answers", nargs="+", help="one or more candidate answers")
     g.add_argument("--input", help="JSONL file, one {\"question\": ..., \"answers\": [...]} per line")
+    g.add_argument("--generate", type=int, default=0, metavar="K",
+                   help="also sample K answers from the base model (seeded by --sample-seed, one line each, "
+                        "deduplicated) and rank them with the given ones; --answers may then be omitted")
+    g.add_argument("--sample-seed", type=int, default=0, help="seed of --generate's sampling (default 0)")
     g.add_argument("--calibration", help="calibration JSON (default: RUN/calibration.json if present)")
     g.add_argument("--no-calibration", action="store_true", help="raw scores only, even if a calibration exists")
     g = p.add_argument_group("calibrate mode")
@@ -91,17 +96,15 @@ def _load(a):
 def _score(a) -> int:
     """Everything the user gave is read and checked before the model loads."""
     from likra.verifier.answers import NO_CALIBRATION, check_items, find_calibration, resolve_setting, verify_answers
-    from likra.verify import read_candidates
+    from likra.verify import candidate_items
 
-    if a.input and (a.question or a.answers):
-        raise ConfigError("likra verify: give --question/--answers or --input, not both")
-    if a.input:
-        items = read_candidates(a.input)
-    elif a.question and a.answers:
-        items = [(a.question, a.answers)]
+    if a.generate < 0:
+        raise ConfigError(f"--generate: a number of answers >= 0, got {a.generate}")
+    if a.generate and a.question and not a.answers and not a.input:
+        items = [(a.question, [])]  # every candidate will be generated
     else:
-        raise ConfigError("likra verify: give --question and --answers (one or more), or --input FILE.jsonl")
-    check_items(items)
+        items = candidate_items(a.input, a.question, a.answers, "likra verify")
+        check_items(items)
     if a.no_calibration and a.calibration:
         raise ConfigError("likra verify: --calibration and --no-calibration contradict each other")
     calibration = None if a.no_calibration else find_calibration(a.run, a.calibration)
@@ -110,6 +113,10 @@ def _score(a) -> int:
         print(f"likra verify: {NO_CALIBRATION}", file=sys.stderr)
     likra = _load(a)
     _warn_if_other_run(calibration, likra)
+    if a.generate:
+        from likra.verifier.answers import with_generated
+
+        items = with_generated(likra, items, a.generate, a.sample_seed, progress=not getattr(a, "quiet", False))
     for result in verify_answers(likra, items, calibration, a.rule, a.weight, a.norm,
                                  progress=not getattr(a, "quiet", False)):
         print(json.dumps(result))
