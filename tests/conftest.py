@@ -79,3 +79,13 @@ def model_dir(tmp_path_factory, tokenizer):
     build_model("llama").save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def randomise_lora(model, scale: float = 0.5, seed: int = 1, which: str = "lora_B"):
+    """Random LoRA weights in place (lora_B starts at zero: an untrained head changes nothing); returns the model."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if which in name:
+                p.copy_(torch.randn(p.shape, generator=gen) * scale)
+    return model

@@ -13,20 +13,14 @@ from safetensors import safe_open
 from likra.heads import HeadMeta, attach_heads, load_head, save_head, write_card
 from likra.model_card import card_facts, render_card
 from likra.paths import data_root
-from tests.conftest import build_model
+from tests.conftest import build_model, randomise_lora
 
 IDS = torch.tensor([[1, 17, 42, 99, 250, 7, 3, 64], [1, 5, 6, 7, 8, 9, 10, 11]])
 
 
 def _perturbed_heads(arch: str):
     """Both heads with random LoRA weights (lora_B starts at zero: an untrained head changes nothing)."""
-    model = attach_heads(build_model(arch))
-    gen = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "lora_" in name:
-                p.copy_(torch.randn(p.shape, generator=gen) * 0.2)
-    return model
+    return randomise_lora(attach_heads(build_model(arch)), scale=0.2, which="lora_")
 
 
 def _logits(model, adapter: str | None = None) -> torch.Tensor:

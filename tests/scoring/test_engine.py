@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from likra.data.questions import Question
 from likra.heads import LoraSettings, attach_heads
 from likra.scoring.engine import EngineConfig, ScoringEngine
-from tests.conftest import build_model
+from tests.conftest import build_model, randomise_lora
 from tests.scoring.naive import naive_logprob
 
 QUESTIONS = [
@@ -24,11 +23,7 @@ QUESTIONS = [
 
 
 def _randomise_heads(model, seed=1):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for n, p in model.named_parameters():
-            if "lora_B" in n:
-                p.copy_(torch.randn(p.shape, generator=g) * 0.5)
+    randomise_lora(model, seed=seed)
 
 
 @pytest.mark.parametrize("arch", ["llama", "qwen2", "gemma3"])

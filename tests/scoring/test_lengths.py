@@ -18,7 +18,7 @@ from likra.heads import LoraSettings, attach_heads
 from likra.scoring.engine import EngineConfig, ScoringEngine
 from likra.scoring.lengths import LENGTH_POLICIES, apply_length_policy, is_too_long, model_max_length
 from likra.tokenize import encode_pair
-from tests.conftest import build_model
+from tests.conftest import build_model, randomise_lora
 from tests.scoring.naive import naive_logprob
 
 MAX = 32
@@ -44,12 +44,7 @@ LONG = [
 def _heads_model(arch="llama"):
     model = attach_heads(build_model(arch), LoraSettings())
     model.get_base_model().config.max_position_embeddings = MAX
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for n, p in model.named_parameters():
-            if "lora_B" in n:
-                p.copy_(torch.randn(p.shape, generator=g) * 0.5)
-    return model
+    return randomise_lora(model)
 
 
 def _engine(model, tokenizer, **kw):
