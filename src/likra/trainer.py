@@ -247,7 +247,9 @@ def gather_scores(local, device):
     for sh in shares:
         offsets.append(n)
         n += len(sh.logp)
-    cat = lambda f: None if shares[0].__dict__[f] is None else torch.cat([getattr(sh, f) for sh in shares])
+    def cat(f):
+        return None if getattr(shares[0], f) is None else torch.cat([getattr(sh, f) for sh in shares])
+
     sizes = None if shares[0].group_sizes is None else [g for sh in shares for g in sh.group_sizes]
     return Scores(logp=cat("logp"), n_tokens=cat("n_tokens"), token_logp=cat("token_logp"),
                   token_example=torch.cat([sh.token_example + o for sh, o in zip(shares, offsets)]),
