@@ -139,6 +139,29 @@ def test_hardest_near_miss_is_the_base_models_favourite_wrong_choice(model_dir, 
     assert json.loads((run / "run.json").read_text())["data"]["negative_strategy"] == "hardest"
 
 
+def test_base_choice_scores_ignore_heads_already_on_the_model(model_dir):
+    """A session that has evaluated a run (heads injected into the shared model, one active) and then
+    trains a hardest near-miss head must rank the choices by the BASE model, not by the active head."""
+    from likra.config import DataConfig
+    from likra.heads import heads_on
+    from likra.models import load_model
+    from likra.pipeline import base_choice_scores, build_training_data
+    from likra.scoring.engine import ScoringEngine
+
+    from tests.conftest import randomise_lora
+
+    questions = build_training_data(DataConfig(n_train=4, seed=3)).questions
+    loaded = load_model(str(model_dir))
+    before = base_choice_scores(loaded, questions)
+    randomise_lora(heads_on(loaded))  # an active head that changes every score
+    after = base_choice_scores(loaded, questions)
+    assert after.keys() == before.keys()
+    for qid in before:
+        assert after[qid] == pytest.approx(before[qid], abs=1e-5)
+    with pytest.raises(TypeError, match="PeftModel"):  # the bare model under the wrapper is refused
+        ScoringEngine(loaded.model, loaded.tokenizer)
+
+
 @pytest.mark.parametrize("args", [["--help"], ["benchmarks"], ["report", "--help"]])
 def test_light_commands_do_not_import_torch(args):
     """--help, benchmarks and report start fast: no torch, datasets, transformers or accelerate."""

@@ -81,7 +81,9 @@ def base_choice_scores(loaded, questions: list[Question], batch_tokens: int | No
     from likra.likra_model import LikraModel
     from likra.scoring.rules import choice_scores
 
-    engine = LikraModel(loaded, loaded.model).engine(batch_tokens=batch_tokens, truncate=True)
+    # Through the PEFT wrapper once heads are on: its adapters are injected into loaded.model, whose
+    # base scores only its disable_adapter() gives.
+    engine = LikraModel(loaded, loaded.peft_model or loaded.model).engine(batch_tokens=batch_tokens, truncate=True)
     table = engine.score(questions, ("base",))
     return {qid: scores for (_, qid), (scores, _) in choice_scores(table, "base", norm="char").items()}
 

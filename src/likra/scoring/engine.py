@@ -114,7 +114,12 @@ class ScoringEngine:
     def __init__(self, model, tokenizer, prefix_token_ids: Sequence[int] = (), config: EngineConfig = EngineConfig()):
         self.model, self.tokenizer, self.config = model, tokenizer, config
         self.prefix_ids = list(prefix_token_ids)
-        self.is_peft = hasattr(model, "peft_config")
+        # PEFT also sets `peft_config` on the base model it injects adapters into; only the wrapper
+        # (get_base_model, disable_adapter) can score that model without its adapters.
+        self.is_peft = hasattr(model, "peft_config") and hasattr(model, "get_base_model")
+        if hasattr(model, "peft_config") and not self.is_peft:
+            raise TypeError("this model has PEFT adapters injected into it: score through the PeftModel that "
+                            "wraps it (its base scores need disable_adapter()), e.g. loaded.peft_model")
         self.hf_model = model.get_base_model() if self.is_peft else model
         self.decoder, self.lm_head, self.softcap = output_head(self.hf_model)
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
