@@ -19,6 +19,8 @@ EXAMPLES = """examples:
   likra verify --run runs/tqa --input candidates.jsonl     one {"question": ..., "answers": [...]} per line
   likra verify --run runs/tqa --question "What happens if you swallow gum?" --generate 8   rerank 8 sampled answers
   likra verify calibrate --run runs/tqa --folds 5          writes runs/tqa/calibration.json and a report
+  likra verify in-fold --model smollm2-135m --folds 5 --out runs/verify-tqa-infold
+                                  heads trained on TruthfulQA itself, each fold scored by heads that never saw it
 Without a calibration (--calibration FILE, or RUN/calibration.json) only the raw score is printed."""
 
 
@@ -26,6 +28,10 @@ FOLDS = 5
 """Default k of `likra verify calibrate`'s cross-fitting."""
 SCORE_ONLY = ("question", "answers", "input", "calibration", "no_calibration", "generate", "sample_seed")
 CALIBRATE_ONLY = ("cases", "data_root", "folds", "seed", "limit", "out", "save", "batch_tokens")
+INFOLD_ONLY = ("cases", "data_root", "folds", "seed", "limit", "out", "batch_tokens", "lr", "batch_size",
+               "train_seed")
+MODE_OPTIONS = {"score": SCORE_ONLY, "calibrate": CALIBRATE_ONLY, "in-fold": INFOLD_ONLY}
+"""The options each mode reads; any other mode's option given is an error, not silently ignored."""
 
 
 def add_parser(sub, common) -> None:
@@ -35,9 +41,12 @@ def add_parser(sub, common) -> None:
                        description="score (default): each candidate answer is judged on its own, one JSON line "
                                    "per question. calibrate: fit Platt scaling on TruthfulQA with k-fold "
                                    "cross-fitting by question, report AUROC/MC1/MC2/ECE/flag precision and "
-                                   "recall, and save the calibration to RUN/calibration.json.")
-    p.add_argument("mode", nargs="?", default="score", choices=("score", "calibrate"),
-                   help="score candidate answers (default) or fit the calibration")
+                                   "recall, and save the calibration to RUN/calibration.json. in-fold: "
+                                   "the second regime: train both heads on the cases' own questions, k-fold "
+                                   "by question (best answer / an incorrect answer as near-miss), score each "
+                                   "fold with the heads that never saw it, and report as calibrate does.")
+    p.add_argument("mode", nargs="?", default="score", choices=tuple(MODE_OPTIONS),
+                   help="score candidate answers (default), fit the calibration, or train-and-verify k-fold")
     p.add_argument("--run", help="training run folder with the heads")
     _model_args(p, default_spec=None)
     p.add_argument("--checkpoint", default="final", help="final (default) or the examples seen of a saved checkpoint")
@@ -56,7 +65,7 @@ def add_parser(sub, common) -> None:
     g.add_argument("--sample-seed", type=int, default=0, help="seed of --generate's sampling (default 0)")
     g.add_argument("--calibration", help="calibration JSON (default: RUN/calibration.json if present)")
     g.add_argument("--no-calibration", action="store_true", help="raw scores only, even if a calibration exists")
-    g = p.add_argument_group("calibrate mode")
+    g = p.add_argument_group("calibrate and in-fold modes")
     g.add_argument("--cases", help="truthfulqa (default: DATA_ROOT/truthfulqa/TruthfulQA.csv) or a CSV in its format")
     g.add_argument("--data-root", help="benchmark data folder (default $LIKRA_DATA or ../shared/data)")
     g.add_argument("--folds", type=int, help=f"k of the by-question cross-fitting (default {FOLDS})")
@@ -65,20 +74,28 @@ def add_parser(sub, common) -> None:
     g.add_argument("--out", help="report folder (default RUN/verify/CASES)")
     g.add_argument("--save", help="where to write the calibration (default RUN/calibration.json)")
     g.add_argument("--batch-tokens", type=int, help="padded tokens per forward pass (default: the device's)")
+    g = p.add_argument_group("in-fold mode (also --model, required, and --out, required)")
+    g.add_argument("--lr", type=finite_float, help="constant learning rate of the fold heads (default 1e-4)")
+    g.add_argument("--batch-size", type=int, help="examples per step (default 8)")
+    g.add_argument("--train-seed", type=int, help="seed of training order and near-miss draws (default 0)")
     p.set_defaults(func=cmd_verify)
 
 
 def cmd_verify(a) -> int:
     _check_common(a)
+    if a.mode == "in-fold":
+        from likra.verifier.infold_command import in_fold
+
+        return in_fold(a)
     return _calibrate(a) if a.mode == "calibrate" else _score(a)
 
 
 def _check_common(a) -> None:
-    other = SCORE_ONLY if a.mode == "calibrate" else CALIBRATE_ONLY
+    other = dict.fromkeys(k for opts in MODE_OPTIONS.values() for k in opts if k not in MODE_OPTIONS[a.mode])
     stray = ["--" + k.replace("_", "-") for k in other if getattr(a, k) not in (None, False)]
     if stray:
-        raise ConfigError(f"likra verify {a.mode}: {', '.join(stray)} belong(s) to the other mode "
-                          f"({'score' if a.mode == 'calibrate' else 'calibrate'})")
+        raise ConfigError(f"likra verify {a.mode}: {', '.join(stray)} belong(s) to another mode "
+                          f"(see likra verify --help)")
     if not a.run and not a.model:
         raise ConfigError("likra verify: give --run (a training run with heads) and/or --model (a bare model)")
     if a.checkpoint != "final" and not a.checkpoint.isdigit():

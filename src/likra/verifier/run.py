@@ -45,13 +45,24 @@ def verify_eval(likra, cases: CaseSet | Sequence[VerifyCase], rules: Sequence[st
     fold_of = question_folds(case_set.cases, folds, seed) if folds is not None else None  # fails before scoring
     start = time.time()
     scored = score_cases(likra, case_set.cases, pmi="pmi" in rules, progress=progress, batch_tokens=batch_tokens)
-    results, columns, origin = {}, {}, {"run": str(likra.run_dir) if likra.run_dir else None,
-                                        "checkpoint": likra.checkpoint}
+    origin = {"run": str(likra.run_dir) if likra.run_dir else None, "checkpoint": likra.checkpoint}
+    return report_scores(scored, case_set, rules, weight, fold_of, calib, norm=norm, seed=seed, bins=bins,
+                         model=_model_summary(likra), origin=origin, start=start, out=out)
+
+
+def report_scores(scored: CaseScores, case_set: CaseSet, rules: Sequence[str], weight: float,
+                  fold_of: list[int] | None, calib: Calibration | None, *, norm: str, seed: int, bins: int,
+                  model: dict, origin: dict, start: float, out: str | os.PathLike | None,
+                  regime: dict | None = None) -> dict:
+    """The report (and, with `out`, its files) from cases already scored: one run's heads
+    (`verify_eval`), or each fold's own heads put together (`infold.verify_in_fold`)."""
+    results, columns = {}, {}
     for rule in rules:
         results[rule], columns[rule] = _rule_report(rule, scored, case_set, weight, norm, fold_of, calib, bins,
                                                     origin)
+    folds = len(set(fold_of)) if fold_of is not None else None
     report = {"kind": "likra-verify", "config": _config(rules, weight, norm, folds, seed, bins, calib),
-              "cases": _cases_summary(case_set), "model": _model_summary(likra),
+              "cases": _cases_summary(case_set), "model": model, **({"regime": regime} if regime else {}),
               "versions": library_versions(), "seconds": round(time.time() - start, 1), "results": results}
     if out is not None:
         write_outputs(Path(out), report, case_set.cases, scored, columns, fold_of)
