@@ -76,14 +76,16 @@ def build_training_data(cfg: DataConfig, choice_scores: dict | None = None) -> T
     return TrainingData(chosen, positive_pairs(chosen), negatives, summary)
 
 
-def base_choice_scores(loaded, questions: list[Question], batch_tokens: int | None = None) -> dict[str, list[float]]:
+def base_choice_scores(loaded, questions: list[Question], batch_tokens: int | None = None,
+                       progress: bool = True) -> dict[str, list[float]]:
     """Per-character base-model scores of every choice: what 'hardest'/'easiest' near-misses rank by."""
     from likra.likra_model import LikraModel
     from likra.scoring.rules import choice_scores
 
     # Through the PEFT wrapper once heads are on: its adapters are injected into loaded.model, whose
     # base scores only its disable_adapter() gives.
-    engine = LikraModel(loaded, loaded.peft_model or loaded.model).engine(batch_tokens=batch_tokens, truncate=True)
+    engine = LikraModel(loaded, loaded.peft_model or loaded.model).engine(batch_tokens=batch_tokens,
+                                                                         progress=progress, truncate=True)
     table = engine.score(questions, ("base",))
     return {qid: scores for (_, qid), (scores, _) in choice_scores(table, "base", norm="char").items()}
 
@@ -192,7 +194,7 @@ def train_run(cfg: TrainRunConfig, out_dir: str | Path, resume: bool = True, pro
         _log(f"model: {loaded.identity.get('spec')} ({loaded.identity.get('n_params', 0) / 1e6:.0f}M params) "
              f"on {loaded.identity.get('device')} in {time.time() - t0:.0f}s")
     if hardest:
-        data = build_training_data(cfg.data, base_choice_scores(loaded, data.questions))
+        data = build_training_data(cfg.data, base_choice_scores(loaded, data.questions, progress=progress))
     data = apply_pair_lengths(data, loaded, cfg.data.length_policy)
     _log(f"data: {data.summary['used']} training questions; leaks removed: {data.summary['excluded_as_leaks']}"
          + (f"; {data.summary['skipped_too_long']} too long for the model, skipped" if "skipped_too_long" in data.summary else ""))
