@@ -101,6 +101,10 @@ def cmd_experiment(a) -> int:
     from likra.experiments import run_experiment
 
     record = run_experiment(a.name, experiment_config(a), a.out, progress=not a.quiet)
+    if "report" in record:  # an experiment that reads the others' records (claims) prints its own report
+        print(record["report"], end="")
+        print("\n".join(f"  {f}" for f in record["files"]))
+        return 0
     print(f"{a.name}: {len(record['rows'])} rows, {len(record['summary'])} summary rows over seeds {record['seeds']}")
     for ext in (".csv", "-summary.csv", ".json", ".png"):
         print(f"  {a.out}/{a.name}{ext}")

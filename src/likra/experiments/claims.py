@@ -1,0 +1,213 @@
+"""`claims`: the paper's claims judged from the records the other experiments wrote into --out, one
+verdict each, with the numbers and intervals it rests on. No model is loaded: it reads NAME.json.
+
+Each claim is one declaration in CLAIMS: its letter, the paper's words, the record it reads and a
+judge. A judge compares per-seed values PAIRED by seed (the difference of two rules within each seed,
+then a 95% t interval of the mean difference across seeds) and says:
+  held          the interval is on the claim's side of its threshold
+  not held      the interval is on the other side
+  partly        (claims with two parts) one part held, the other not
+  unclear       the interval straddles the threshold, or one seed only (no interval)
+  not measured  the record is missing: the verdict names the command that writes it
+The thresholds are stated in each claim's `rule` text, and are written with the verdicts.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from likra.experiments.stats import mean_interval
+
+CLOSE = 0.03
+"""(e): Base-Likra counts as 'close to' Likra when their paired difference lies within +-0.03 accuracy."""
+PEAK = (0.8, 1.1)
+"""(d): a peak 'near 0.9-1.0' is a best w whose across-seed mean lies in [0.8, 1.1] at every checkpoint."""
+PAPER_RATIO = 10.0
+"""(b): the paper's per-example worth of a negative against a positive."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str
+    numbers: str
+
+
+@dataclass(frozen=True)
+class Claim:
+    key: str
+    """The claim's letter in the issue and docs/RESULTS.md."""
+    text: str
+    """The paper's claim."""
+    record: str
+    """The experiment whose NAME.json it reads."""
+    rule: str
+    """How the verdict is decided (thresholds included)."""
+    judge: Callable[[dict], Verdict]
+
+
+def _ci(values: list[float]) -> tuple[float, float, float]:
+    return mean_interval([v for v in values if v is not None and not math.isnan(v)])
+
+
+def fmt(m: float, lo: float, hi: float, digits: int = 3) -> str:
+    if math.isnan(lo):
+        return f"{m:.{digits}f} (one seed: no interval)"
+    return f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def side(lo: float, hi: float, threshold: float = 0.0) -> str:
+    """held when the interval is above the threshold, not held when below, else unclear."""
+    if math.isnan(lo):
+        return "unclear"
+    return "held" if lo > threshold else "not held" if hi < threshold else "unclear"
+
+
+def _final_by_seed(rows: list[dict], key: str, value: str, **match) -> tuple[int, dict[int, float]]:
+    """{seed: value} at the largest example count among rows matching `match` (key: the rule column)."""
+    rows = [r for r in rows if all(r.get(k) == v for k, v in match.items())]
+    final = max(r["examples"] for r in rows)
+    return final, {r["seed"]: r[value] for r in rows if r["examples"] == final}
+
+
+def paired(a: dict[int, float], b: dict[int, float]) -> list[float]:
+    return [a[s] - b[s] for s in sorted(a) if s in b]
+
+
+def judge_a(rec: dict) -> Verdict:
+    n, likra = _final_by_seed(rec["rows"], "rule", "accuracy", rule="likra")
+    _, sft = _final_by_seed(rec["rows"], "rule", "accuracy", rule="sft")
+    d = _ci(paired(likra, sft))
+    return Verdict(side(d[1], d[2]), f"at {n} examples: Likra {fmt(*_ci(list(likra.values())))}, SFT "
+                                     f"{fmt(*_ci(list(sft.values())))}; Likra - SFT {fmt(*d)} ({len(likra)} seeds)")
+
+
+def judge_b(rec: dict) -> Verdict:
+    window = next((g for g in rec.get("gain", []) if g["window"] == [64, 256]), None)
+    if window is None:
+        return Verdict("not measured", "no 64 -> 256 window in curve.json (train to at least 256 examples)")
+    r = window["ratio"]
+    m, lo, hi = r["mean"], r["low"], r["high"]
+    if lo is None or math.isnan(lo):
+        status = "unclear"
+    elif lo <= 1:
+        status = "not held"  # negatives not shown to be worth more than positives at all
+    else:
+        status = "held" if lo <= PAPER_RATIO <= hi or lo > PAPER_RATIO else "partly"
+    return Verdict(status, f"64 -> 256: a negative is worth {fmt(m, lo, hi, 1)} positives (paper ~10); per "
+                           f"example: positives {window['pos']['mean']:.1e}, negatives {window['neg']['mean']:.1e}")
+
+
+def judge_c(rec: dict) -> Verdict:
+    finals = {}
+    for kind in ("near-miss", "irrelevant", "unrelated"):
+        if not any(r["kind"] == kind for r in rec["rows"]):
+            return Verdict("not measured", f"no {kind} negatives in negatives.json")
+        n, finals[kind] = _final_by_seed(rec["rows"], "kind", "accuracy", kind=kind, rule="likra")
+    near_irr = _ci(paired(finals["near-miss"], finals["irrelevant"]))
+    irr_unr = _ci(paired(finals["irrelevant"], finals["unrelated"]))
+    parts = [side(near_irr[1], near_irr[2]), side(irr_unr[1], irr_unr[2])]
+    status = parts[0] if parts[0] == parts[1] else "partly" if "held" in parts else "unclear"
+    accs = ", ".join(f"{k} {fmt(*_ci(list(v.values())))}" for k, v in finals.items())
+    return Verdict(status, f"Likra at {n} examples: {accs}; near-miss - irrelevant {fmt(*near_irr)}, "
+                           f"irrelevant - unrelated {fmt(*irr_unr)}")
+
+
+def judge_d(rec: dict) -> Verdict:
+    peaks = [p for p in rec.get("peak_weight", []) if p["rule"] == "likra"]
+    if not peaks:
+        return Verdict("not measured", "no Likra peak in weights.json")
+    inside = [PEAK[0] <= p["mean"] <= PEAK[1] for p in peaks]
+    rows = [r for r in rec["rows"] if r["rule"] == "likra" and r["examples"] == peaks[-1]["examples"]]
+    at0 = {r["seed"]: r["accuracy"] for r in rows if r["weight"] == 0}
+    best = {s: max(r["accuracy"] for r in rows if r["seed"] == s) for s in at0}
+    rise = _ci(paired(best, at0))
+    if all(inside) and side(rise[1], rise[2]) == "held":
+        status = "held"
+    else:
+        status = "partly" if any(inside) else "not held"
+    where = "; ".join(f"{p['examples']}: {fmt(p['mean'], p['low'], p['high'], 2)}" for p in peaks)
+    return Verdict(status, f"best w by checkpoint: {where}; accuracy gained from w = 0 to the best w at "
+                           f"{peaks[-1]['examples']}: {fmt(*rise)}")
+
+
+def judge_e(rec: dict) -> Verdict:
+    n, likra = _final_by_seed(rec["rows"], "rule", "accuracy", rule="likra")
+    _, base_likra = _final_by_seed(rec["rows"], "rule", "accuracy", rule="base-likra")
+    m, lo, hi = _ci(paired(likra, base_likra))
+    status = "unclear" if math.isnan(lo) else "held" if -CLOSE <= lo and hi <= CLOSE else (
+        "not held" if lo > CLOSE or hi < -CLOSE else "unclear")
+    return Verdict(status, f"at {n} examples: Likra - Base-Likra {fmt(m, lo, hi)} (close: within +-{CLOSE})")
+
+
+def judge_f(rec: dict) -> Verdict:
+    """Separation each head adds (change relative to base): the positive head's is how much more it raises
+    the correct answer than the most likely incorrect one; the negative head's is how much more it raises
+    the most likely incorrect one than the correct one (what L+ - L- subtracts)."""
+    rows = rec["rows"]
+    n = max(r["examples"] for r in rows)
+    at = {(r["seed"], r["head"], r["answer"]): r["delta_loglik"] for r in rows if r["examples"] == n}
+    seeds = sorted({s for s, _, _ in at})
+    wrong = "most likely incorrect"
+    s_pos = {s: at[(s, "pos", "correct")] - at[(s, "pos", wrong)] for s in seeds}
+    s_neg = {s: at[(s, "neg", wrong)] - at[(s, "neg", "correct")] for s in seeds}
+    d = _ci(paired(s_neg, s_pos))
+    return Verdict(side(d[1], d[2]), f"at {n} examples, separation (per-character log-likelihood): negative head "
+                                     f"{fmt(*_ci(list(s_neg.values())))}, positive head "
+                                     f"{fmt(*_ci(list(s_pos.values())))}; difference {fmt(*d)}")
+
+
+CLAIMS = (
+    Claim("a", "Likra beats SFT", "curve", "Likra - SFT at the last checkpoint, paired by seed: interval above 0",
+          judge_a),
+    Claim("b", "in the critical phase a negative example is worth ~10x a positive one", "curve",
+          f"g-/g+ over 64 -> 256: held if its interval holds {PAPER_RATIO:g} (or lies above), partly if above 1 "
+          "but below 10, not held if it reaches 1", judge_b),
+    Claim("c", "near-miss negatives teach more than irrelevant, irrelevant more than unrelated", "negatives",
+          "Likra at the last checkpoint, paired differences of the three kinds: both intervals above 0", judge_c),
+    Claim("d", "accuracy rises with w and peaks near 0.9-1.0", "weights",
+          f"best w's mean in [{PEAK[0]}, {PEAK[1]}] at every checkpoint, and accuracy at it above w = 0", judge_d),
+    Claim("e", "Base-Likra is close to SFT-Likra", "curve",
+          f"Likra - Base-Likra at the last checkpoint within +-{CLOSE}", judge_e),
+    Claim("f", "the negative head separates plausible wrong answers from right ones more than the positive "
+               "head does", "mass",
+          "separation added by the negative head minus the positive head's, at the last checkpoint: above 0",
+          judge_f),
+)
+
+
+def judge_all(folder: Path) -> list[dict]:
+    out = []
+    for c in CLAIMS:
+        path = folder / f"{c.record}.json"
+        if path.exists():
+            v = c.judge(json.loads(path.read_text(encoding="utf-8")))
+        else:
+            v = Verdict("not measured", f"no {c.record}.json: run `likra experiment {c.record}` into this folder")
+        out.append({"claim": c.key, "text": c.text, "status": v.status, "numbers": v.numbers, "rule": c.rule,
+                    "record": str(path)})
+    return out
+
+
+def markdown(verdicts: list[dict]) -> str:
+    lines = ["| claim | verdict | numbers (mean [95% CI across seeds]) |", "|---|---|---|"]
+    lines += [f"| ({v['claim']}) {v['text']} | **{v['status']}** | {v['numbers']} |" for v in verdicts]
+    return "\n".join(lines) + "\n"
+
+
+def run(s) -> dict:
+    from likra.experiments.session import log
+    from likra.io_utils import atomic_write_json, atomic_write_text, library_versions
+
+    verdicts = judge_all(s.out)
+    atomic_write_text(s.out / "claims.md", markdown(verdicts))
+    record = {"experiment": "claims", "folder": str(s.out), "versions": library_versions(),
+              "thresholds": {"close": CLOSE, "peak": PEAK, "paper_ratio": PAPER_RATIO}, "verdicts": verdicts}
+    atomic_write_json(s.out / "claims.json", record)
+    for v in verdicts:
+        log(f"claim ({v['claim']}) {v['status']}: {v['numbers']}")
+    # what `likra experiment claims` prints, and the files it lists
+    return record | {"report": markdown(verdicts), "files": [str(s.out / "claims.md"), str(s.out / "claims.json")]}

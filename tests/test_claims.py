@@ -1,0 +1,105 @@
+"""`likra experiment claims`: verdicts from synthetic records (no model), paired by seed, with the
+documented thresholds, and 'not measured' naming the command when a record is missing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from likra.cli import main
+from likra.experiments import claims
+from likra.experiments.stats import mean_interval
+
+
+def curve_record(likra, sft, base_likra, ratio=(5.0, 3.0, 7.0)):
+    rows = []
+    for seed, (l, s, b) in enumerate(zip(likra, sft, base_likra)):
+        for n in (64, 1024):
+            f = 1.0 if n == 1024 else 0.5
+            rows += [{"seed": seed, "examples": n, "rule": "likra", "accuracy": l * f},
+                     {"seed": seed, "examples": n, "rule": "sft", "accuracy": s * f},
+                     {"seed": seed, "examples": n, "rule": "base-likra", "accuracy": b * f}]
+    m, lo, hi = ratio
+    gain = [{"window": [64, 256], "ratio": {"mean": m, "low": lo, "high": hi},
+             "pos": {"mean": 1e-4}, "neg": {"mean": m * 1e-4}}]
+    return {"rows": rows, "gain": gain}
+
+
+def write(folder, name, record):
+    (folder / f"{name}.json").write_text(json.dumps(record))
+
+
+def verdicts(folder):
+    return {v["claim"]: v for v in claims.judge_all(folder)}
+
+
+def test_a_and_e_are_paired_by_seed(tmp_path):
+    # Likra beats SFT in every seed by ~0.1 although the seeds' levels differ widely
+    write(tmp_path, "curve", curve_record([0.40, 0.50, 0.60], [0.30, 0.41, 0.49], [0.395, 0.505, 0.595]))
+    v = verdicts(tmp_path)
+    assert v["a"]["status"] == "held"
+    m, lo, hi = mean_interval([0.10, 0.09, 0.11])
+    assert f"Likra - SFT {m:.3f} [{lo:.3f}, {hi:.3f}]" in v["a"]["numbers"]
+    assert v["e"]["status"] == "held"  # differences .005, -.005, .005: interval within +-0.03
+
+
+@pytest.mark.parametrize("ratio, status", [((9.0, 6.0, 12.0), "held"), ((5.2, 2.7, 7.8), "partly"),
+                                           ((1.5, 0.5, 2.5), "not held"), ((4.0, float("nan"), float("nan")), "unclear")])
+def test_b_against_the_papers_ten(tmp_path, ratio, status):
+    write(tmp_path, "curve", curve_record([0.4], [0.3], [0.3], ratio))
+    assert verdicts(tmp_path)["b"]["status"] == status
+
+
+def test_one_seed_is_unclear_and_far_apart_is_not_held(tmp_path):
+    write(tmp_path, "curve", curve_record([0.4], [0.3], [0.2]))
+    v = verdicts(tmp_path)
+    assert v["a"]["status"] == "unclear" and "one seed" in v["a"]["numbers"]
+    write(tmp_path, "curve", curve_record([0.43, 0.42, 0.44], [0.3, 0.3, 0.3], [0.27, 0.28, 0.27]))
+    assert verdicts(tmp_path)["e"]["status"] == "not held"
+
+
+def test_c_orders_the_kinds(tmp_path):
+    acc = {"near-miss": [0.42, 0.44, 0.43], "irrelevant": [0.35, 0.36, 0.34], "unrelated": [0.30, 0.29, 0.31]}
+    rows = [{"seed": s, "kind": k, "rule": "likra", "examples": 1024, "accuracy": a}
+            for k, v in acc.items() for s, a in enumerate(v)]
+    write(tmp_path, "negatives", {"rows": rows})
+    assert verdicts(tmp_path)["c"]["status"] == "held"
+    for r in rows:  # unrelated now as good as irrelevant: only the first part holds
+        if r["kind"] == "unrelated":
+            r["accuracy"] = acc["irrelevant"][r["seed"]] + (0.01 if r["seed"] == 0 else -0.01)
+    write(tmp_path, "negatives", {"rows": rows})
+    assert verdicts(tmp_path)["c"]["status"] == "partly"
+
+
+def test_d_peak_and_rise(tmp_path):
+    rows = [{"seed": s, "examples": 256, "rule": "likra", "weight": w, "accuracy": 0.25 + 0.1 * w * (w <= 1) + 0.01 * s}
+            for s in range(3) for w in (0.0, 0.5, 1.0, 1.5)]
+    peak = [{"rule": "likra", "examples": 256, "mean": 1.0, "low": 1.0, "high": 1.0}]
+    write(tmp_path, "weights", {"rows": rows, "peak_weight": peak})
+    assert verdicts(tmp_path)["d"]["status"] == "held"
+    peak[0].update(mean=0.5, low=0.4, high=0.6)
+    write(tmp_path, "weights", {"rows": rows, "peak_weight": peak})
+    assert verdicts(tmp_path)["d"]["status"] == "not held"
+
+
+def test_f_separation_per_head(tmp_path):
+    rows = []
+    for s in range(3):
+        for head, correct, wrong in (("pos", 0.30, 0.28), ("neg", 0.30, 0.40 + 0.01 * s)):
+            rows += [{"seed": s, "head": head, "examples": 1024, "answer": "correct", "delta_loglik": correct},
+                     {"seed": s, "head": head, "examples": 1024, "answer": "most likely incorrect",
+                      "delta_loglik": wrong}]
+    write(tmp_path, "mass", {"rows": rows})
+    assert verdicts(tmp_path)["f"]["status"] == "held"  # neg separates 0.10-0.12, pos 0.02
+
+
+def test_cli_prints_the_table_and_names_missing_records(tmp_path, capsys):
+    write(tmp_path, "curve", curve_record([0.40, 0.50, 0.60], [0.30, 0.41, 0.49], [0.2, 0.3, 0.4]))
+    assert main(["--quiet", "experiment", "claims", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "| (a) Likra beats SFT | **held** |" in out
+    assert "run `likra experiment negatives` into this folder" in out
+    saved = json.loads((tmp_path / "claims.json").read_text())
+    assert [v["claim"] for v in saved["verdicts"]] == list("abcdef")
+    assert (tmp_path / "claims.md").read_text() == claims.markdown(saved["verdicts"])
