@@ -120,7 +120,7 @@ def test_eval_resumes_from_partial_table(model_dir, tmp_path, monkeypatch):
     assert json.loads((out / "results.json").read_text())["checkpoints"] == [1, 2, 4]
 
 
-def test_hardest_near_miss_is_the_base_models_favourite_wrong_choice(model_dir, tmp_path):
+def test_hardest_near_miss_is_the_base_models_favourite_wrong_choice(model_dir, tmp_path, monkeypatch):
     from likra.config import DataConfig
     from likra.models import load_model
     from likra.pipeline import base_choice_scores, build_training_data
@@ -134,9 +134,18 @@ def test_hardest_near_miss_is_the_base_models_favourite_wrong_choice(model_dir, 
         hardest = max(wrong, key=lambda i: scores[q.id][i])
         assert neg.answer == q.continuation(hardest) and neg.kind == "near-miss"
     run = tmp_path / "hard"
-    assert main(["--quiet", "train", "--model", str(model_dir), "--n-train", "5", "--seed", "3",
-                 "--near-miss", "hardest", "--negatives-only", "--out", str(run)]) == 0
+    argv = ["--quiet", "train", "--model", str(model_dir), "--n-train", "5", "--seed", "3",
+            "--near-miss", "hardest", "--negatives-only", "--out", str(run)]
+    assert main(argv) == 0
     assert json.loads((run / "run.json").read_text())["data"]["negative_strategy"] == "hardest"
+    saved = json.loads((run / "base_choice_scores.json").read_text())
+    assert saved["scores"] == scores  # the ranking is kept beside the run, exactly
+
+    def no_scoring(*a, **k):
+        raise AssertionError("scored again although the run kept its base scores")
+
+    monkeypatch.setattr("likra.pipeline.base_choice_scores", no_scoring)
+    assert main(argv) == 0  # a rerun of the finished run reads them back
 
 
 def test_base_choice_scores_ignore_heads_already_on_the_model(model_dir):

@@ -5,6 +5,7 @@ This is the function `likra train` calls; a Python user calls it the same way.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass, replace
@@ -88,6 +89,33 @@ def base_choice_scores(loaded, questions: list[Question], batch_tokens: int | No
                                                                          progress=progress, truncate=True)
     table = engine.score(questions, ("base",))
     return {qid: scores for (_, qid), (scores, _) in choice_scores(table, "base", norm="char").items()}
+
+
+BASE_SCORES_FILE = "base_choice_scores.json"
+"""Where a hardest/easiest run keeps the base model's choice scores it ranked its near-misses by."""
+
+
+def cached_base_choice_scores(loaded, questions: list[Question], path: Path, progress: bool = True) -> dict:
+    """base_choice_scores, kept beside the run: a resumed or rerun hardest/easiest run reads them back
+    instead of scoring every training question again. Reused only for the same model and questions."""
+    ident = loaded.identity
+    key = {"model": {k: ident.get(k) for k in ("spec", "path", "sha256", "model_type", "n_params", "dtype", "add_bos")},
+           "questions": hashlib.sha256(json.dumps([[q.benchmark, q.id, q.context, list(q.choices),
+                                                    list(q.choice_contexts or ())] for q in questions]).encode()
+                                       ).hexdigest()}
+    if path.exists():
+        try:
+            saved = read_json_object(path)
+        except ArtifactError:
+            saved = {}
+        if saved.get("key") == key:
+            return saved["scores"]
+        _log(f"{path}: saved for another model or other questions; scoring again")
+    scores = base_choice_scores(loaded, questions, progress=progress)
+    if is_main():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(path, {"key": key, "scores": scores})
+    return scores
 
 
 def apply_pair_lengths(data: TrainingData, loaded, policy: str) -> TrainingData:
@@ -194,7 +222,8 @@ def train_run(cfg: TrainRunConfig, out_dir: str | Path, resume: bool = True, pro
         _log(f"model: {loaded.identity.get('spec')} ({loaded.identity.get('n_params', 0) / 1e6:.0f}M params) "
              f"on {loaded.identity.get('device')} in {time.time() - t0:.0f}s")
     if hardest:
-        data = build_training_data(cfg.data, base_choice_scores(loaded, data.questions, progress=progress))
+        scores = cached_base_choice_scores(loaded, data.questions, out_dir / BASE_SCORES_FILE, progress)
+        data = build_training_data(cfg.data, scores)
     data = apply_pair_lengths(data, loaded, cfg.data.length_policy)
     _log(f"data: {data.summary['used']} training questions; leaks removed: {data.summary['excluded_as_leaks']}"
          + (f"; {data.summary['skipped_too_long']} too long for the model, skipped" if "skipped_too_long" in data.summary else ""))
