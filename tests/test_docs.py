@@ -72,3 +72,15 @@ def test_results_table_is_what_likra_report_computes_from_the_committed_table():
     readme = " ".join(README.split())
     assert f"{rep[('1024', 'likra')]:.3f} acc_norm after 1024 examples" in readme
     assert f"SFT reaches {rep[('1024', 'sft')]:.3f}" in readme
+
+
+CLAIMS_DIR = RESULTS.parent / "results" / "smollm2-arc-1024"
+
+
+@pytest.mark.skipif(not (CLAIMS_DIR / "curve.json").exists(), reason="no committed experiment records")
+def test_results_verdicts_are_what_likra_experiment_claims_prints_from_the_committed_records():
+    from likra.experiments.claims import judge_all, markdown
+
+    text = RESULTS.read_text(encoding="utf-8")
+    block = text.split("<!-- claims:smollm2-arc-1024 -->\n", 1)[1].split("<!-- /claims -->", 1)[0]
+    assert block == markdown(judge_all(CLAIMS_DIR))
