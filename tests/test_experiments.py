@@ -125,6 +125,33 @@ def test_negatives_pair_each_kind_with_the_same_positive_head(exp):
             assert float(mine["accuracy"]) == pytest.approx(float(r["accuracy"]))
 
 
+def test_mined_negatives_come_from_the_seeds_own_training_questions(exp, tmp_path):
+    """The `mined` kind: the base model's own wrong answers to exactly the questions the curve's heads
+    trained on, never the gold; a neg-only run on them, paired with the same positive head."""
+    from likra.config import DataConfig
+    from likra.data.questions import normalise_answer
+    from likra.pipeline import build_training_data
+
+    out, args = exp
+    argv = [a if a != "near-miss,irrelevant" else "mined" for a in args]
+    assert main(["--quiet", "experiment", "negatives", *argv]) == 0
+    for seed in (0, 1):
+        mined = [json.loads(line) for line in (out / "negatives" / "mined" / f"seed-{seed}.jsonl").read_text().splitlines()]
+        report = json.loads((out / "negatives" / "mined" / f"seed-{seed}.report.json").read_text())
+        trained = {q.id: q for q in build_training_data(DataConfig(n_train=8, seed=seed)).questions}
+        assert mined and report["questions"] == 8 and report["with_negatives"] == len(mined)
+        for row in mined:
+            q = trained[row["id"]]  # one of the curve's own training questions
+            assert row["choices"] == list(q.choices) and row["answer"] == q.gold
+            assert normalise_answer(q.choices[q.gold]) not in {normalise_answer(n) for n in row["negatives"]}
+        run = json.loads((out / "negatives" / "mined" / f"seed-{seed}" / "run.json").read_text())
+        assert run["config"]["heads"] == ["neg"] and run["data"]["negative_kind"] == "mined"
+        assert run["data"]["used"] == len(mined)
+    rows = read(out / "negatives.csv")
+    assert {r["kind"] for r in rows} == {"mined"}
+    assert all(int(r["examples"]) in (1, 2, 4, 8) for r in rows)  # equal examples seen only
+
+
 def test_mass_moves_relative_to_the_base_model(exp):
     out, args = exp
     assert main(["--quiet", "experiment", "mass", *args]) == 0

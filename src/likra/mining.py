@@ -156,14 +156,17 @@ def benchmark_items(name: str, split: str, data_root: str | None = None) -> list
     (`Question: <query>\\nAnswer:`), the prompt the mined file trains after, so the answers are
     sampled after exactly that prompt."""
     from likra.data.benchmarks import load_questions
+
+    return [question_item(q, name) for q in load_questions(name, split, data_root=data_root).questions]
+
+
+def question_item(q: Question, benchmark: str) -> MineItem:
+    """A benchmark question as an item, re-posed in the user-file prompt the mined file trains after."""
     from likra.data.user_rows import USER_TEMPLATE
 
-    items = []
-    for q in load_questions(name, split, data_root=data_root).questions:
-        _minable(q, name)
-        items.append(MineItem(Question(q.id, q.benchmark, USER_TEMPLATE.format(question=q.query.strip()), q.choices,
-                                       q.gold, query=q.query.strip())))
-    return items
+    _minable(q, benchmark)
+    return MineItem(Question(q.id, q.benchmark, USER_TEMPLATE.format(question=q.query.strip()), q.choices, q.gold,
+                             query=q.query.strip()))
 
 
 def _minable(q: Question, benchmark: str) -> None:

@@ -1,7 +1,8 @@
 """`negatives` (the paper's Fig 5): Likra curves with negative heads trained on different kinds of wrong
 answers, all paired with the same positive head (`curve`'s, per seed): near-miss (a random wrong
 choice; its hardest and easiest variants by the base model's score), irrelevant (another question's
-answer) and unrelated (an answer from another benchmark)."""
+answer), unrelated (an answer from another benchmark) and mined (wrong answers the base model itself
+samples for the same questions: experiments/mined.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from likra.scoring.rules import accuracy
 from likra.scoring.table import ScoreTable
 
 COLOURS = {"near-miss": "#d62728", "hardest": "#9467bd", "easiest": "#e377c2", "irrelevant": "#ff7f0e",
-           "unrelated": "#8c564b", "sft": "#1f77b4"}
+           "unrelated": "#8c564b", "mined": "#2ca02c", "sft": "#1f77b4"}
 
 
 def paired(pos_table: ScoreTable, neg_table: ScoreTable) -> ScoreTable:

@@ -6,6 +6,7 @@ and `negatives` reuse the runs `curve` trained):
   OUT/seed-S/                 training run of seed S (both heads, checkpoints at 1, 2, 4, ...)
   OUT/seed-S/eval/B-SPLIT/    its score table at every checkpoint (scores.csv, results.json)
   OUT/negatives/KIND/seed-S/  negative-only runs of the `negatives` experiment
+  OUT/negatives/mined/seed-S.jsonl  the seed's training questions with the base model's own wrong answers
   OUT/NAME.csv, NAME-summary.csv, NAME.json, NAME.png   each experiment's results
 """
 
@@ -52,14 +53,17 @@ class Session:
 
     # ---- runs -----------------------------------------------------------------------------------
     def train_config(self, seed: int, kind: str = "near-miss", heads: tuple[str, ...] = ("pos", "neg"),
-                     objective: str = "nll") -> TrainRunConfig:
+                     objective: str = "nll", user_file: Path | None = None) -> TrainRunConfig:
+        """`user_file`: the kind 'mined' trains on the seed's mined file (all of it: its questions are
+        already the seed's sample)."""
         c = self.cfg
         beta = c.beta if objective not in ("nll", "unlikelihood") else None
         strategy = kind if kind in NEAR_MISS_VARIANTS else "random"
         return TrainRunConfig(
             model=ModelConfig(spec=c.model, device=c.device, dtype=c.dtype),
             data=DataConfig(benchmark=c.benchmark, train_split=c.train_split, eval_benchmark=c.eval_benchmark,
-                            eval_split=c.eval_split, n_train=c.n_train,
+                            eval_split=c.eval_split, n_train=None if user_file else c.n_train,
+                            user_file=str(user_file) if user_file else None,
                             negative_kind="near-miss" if kind in NEAR_MISS_VARIANTS else kind,
                             negative_strategy=strategy, unrelated_benchmark=c.unrelated_benchmark,
                             data_root=c.data_root, seed=seed),
@@ -79,6 +83,10 @@ class Session:
         run = self.run_dir(seed, kind, objective)
         if objective is not None:
             cfg = self.train_config(seed, objective=objective, heads=("pos",))
+        elif kind == "mined":
+            from likra.experiments.mined import mined_file
+
+            cfg = self.train_config(seed, kind, heads=("neg",), user_file=mined_file(self, seed))
         else:
             cfg = self.train_config(seed) if kind is None else self.train_config(seed, kind, heads=("neg",))
         log(f"[{run}] training")
