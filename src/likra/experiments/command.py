@@ -68,7 +68,8 @@ def add_parser(sub, common, epilog: str) -> None:
     g.add_argument("--weights", type=weight_list, help="w values of the weights sweep (default 0 to 1.5 by 0.05)")
     g.add_argument("--at", type=int_list, help="checkpoints of the weights sweep (default: 64, 256 and the final one)")
     g.add_argument("--negative-kinds", help="negative heads of the negatives experiment (default "
-                                            f"{','.join(_default('negative_kinds'))})")
+                                            f"{','.join(_default('negative_kinds'))}; also mined: the base "
+                                            "model's own wrong answers to the same questions)")
     g.add_argument("--objectives", help="preference objectives of the objectives experiment (default "
                                         f"{','.join(_default('objectives'))})")
     g.add_argument("--beta", type=finite_float, help="their temperature (default: each one's, TRL's)")
