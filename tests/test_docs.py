@@ -68,10 +68,19 @@ def test_results_table_is_what_likra_report_computes_from_the_committed_table():
         examples, *values = [c.strip() for c in cells]
         for rule, value in zip(("base", "sft", "likra", "base-likra"), values):
             assert f"{rep[(examples, rule)]:.3f}" == value, (examples, rule)
-    # the README's headline figures
+
+
+def test_readme_headline_is_the_committed_three_seed_curve():
+    import json
+
+    curve = json.loads((RESULTS.parent / "results" / "smollm2-arc-1024" / "curve.json").read_text())
+    at = {(r["rule"], r["examples"]): r for r in curve["summary"]}
+    ci = lambda r: f"{r['mean']:.3f} [{r['low']:.3f}, {r['high']:.3f}]"  # noqa: E731
+    ratio = next(g for g in curve["gain"] if g["window"] == [64, 256])["ratio"]
     readme = " ".join(README.split())
-    assert f"{rep[('1024', 'likra')]:.3f} acc_norm after 1024 examples" in readme
-    assert f"SFT reaches {rep[('1024', 'sft')]:.3f}" in readme
+    assert f"to {ci(at[('likra', 1024)])} acc_norm after 1024 examples" in readme
+    assert f"SFT reaches {ci(at[('sft', 1024)])}" in readme
+    assert f"{ratio['mean']:.1f}x [{ratio['low']:.1f}, {ratio['high']:.1f}]" in readme
 
 
 CLAIMS_DIR = RESULTS.parent / "results" / "smollm2-arc-1024"
