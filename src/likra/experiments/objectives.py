@@ -12,6 +12,9 @@ from likra.experiments.stats import summarise
 from likra.scoring.rules import accuracy
 from likra.scoring.table import ScoreTable
 
+PALETTE = ("#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#98df8a", "#c5b0d5",
+           "#c49c94", "#f7b6d2", "#9edae5", "#dbdb8d")
+"""Colours of the objectives' lines, none of Likra's, SFT's or Base-Likra's."""
 REFERENCE_BASED = {"dpo", "kto", "infonca"}  # trained on log-ratios to the base model: their reward is head - base
 
 
@@ -47,6 +50,8 @@ def plot(summary: list[dict], s: Session) -> None:
     methods = list(dict.fromkeys(r["method"] for r in summary))
     series = {m: [{"x": r["examples"], **r} for r in summary if r["method"] == m] for m in methods}
     colours = {"Likra": "#d62728", "SFT": "#1f77b4", "Base-Likra": "#ff7f0e"}
+    others = [m for m in methods if m not in colours]  # each objective (and its reward rule) a colour of its own
+    colours |= dict(zip(others, PALETTE * (1 + len(others) // len(PALETTE))))
     c = s.cfg
     band_plot(series, s.out / "objectives.png",
               f"{short(c.model)}: objectives that learn from negatives, same data and checkpoints "
