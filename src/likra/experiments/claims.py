@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from likra.experiments.stats import format_interval as fmt
 from likra.experiments.stats import mean_interval
 
 CLOSE = 0.03
@@ -53,10 +54,6 @@ def _ci(values: list[float]) -> tuple[float, float, float]:
     return mean_interval([v for v in values if v is not None and not math.isnan(v)])
 
 
-def fmt(m: float, lo: float, hi: float, digits: int = 3) -> str:
-    if math.isnan(lo):
-        return f"{m:.{digits}f} (one seed: no interval)"
-    return f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
 def side(lo: float, hi: float, threshold: float = 0.0) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from likra.experiments.plots import band_plot
 from likra.experiments.session import Session, log, short
-from likra.experiments.stats import summarise
+from likra.experiments.stats import format_interval, summarise
 from likra.scoring.rules import accuracy
 from likra.scoring.table import ScoreTable
 
@@ -53,7 +53,7 @@ def run(s: Session) -> dict:
     plot(summary, s)
     final = max(r["examples"] for r in summary)
     for r in sorted((r for r in summary if r["examples"] == final and r["rule"] in ("likra", "sft")), key=lambda r: -r["mean"]):
-        log(f"negatives: {r['kind']:<10} at {final} examples: {r['mean']:.3f} [{r['low']:.3f}, {r['high']:.3f}]")
+        log(f"negatives: {r['kind']:<10} at {final} examples: {format_interval(r['mean'], r['low'], r['high'])}")
     return record
 
 

@@ -42,3 +42,10 @@ def summarise(rows: Iterable[dict], by: Sequence[str], value: str) -> list[dict]
         mean, low, high = mean_interval(values)
         out.append({**dict(zip(by, key)), "mean": mean, "low": low, "high": high, "seeds": len(values)})
     return out
+
+
+def format_interval(mean: float, low: float, high: float, digits: int = 3) -> str:
+    """'0.427 [0.402, 0.452]', or the mean with '(one seed: no interval)' when the bounds are NaN."""
+    if math.isnan(low):
+        return f"{mean:.{digits}f} (one seed: no interval)"
+    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
