@@ -83,14 +83,13 @@ def _shape(cfg: EvalConfig, run_dir, checkpoints: list[int], likra, questions: l
     """Everything that shapes a score table; a partial table is reused only when all of it is equal."""
     from likra.heads import WEIGHTS_FILE
 
-    ident = likra.loaded.identity
     adapters = {f"{h}@{seen}": _file_sha(head_checkpoints(run_dir, h)[seen] / WEIGHTS_FILE)
                 for h in likra.heads for seen in checkpoints} if run_dir else {}
     ids = hashlib.sha256("\n".join(f"{q.benchmark}/{q.id}" for q in questions).encode()).hexdigest()[:16]
     return {"benchmark": cfg.benchmark, "split": cfg.split, "limit": cfg.limit, "shots": cfg.shots, "seed": cfg.seed,
             "length_policy": cfg.length_policy, "run": str(Path(run_dir).resolve()) if run_dir else None,
             "checkpoints": checkpoints, "heads": list(likra.heads),
-            "model": {k: ident.get(k) for k in ("spec", "path", "sha256", "model_type", "n_params", "dtype", "add_bos")},
+            "model": likra.loaded.scores_identity,
             "adapters": adapters, "questions": ids}
 
 

@@ -65,6 +65,12 @@ class LoadedModel:
     identity: dict  # JSON-able description of exactly what was loaded (for run records)
     peft_model: Any = None  # the one PEFT wrapper with the pos/neg heads, once heads.heads_on made it
 
+    @property
+    def scores_identity(self) -> dict:
+        """The part of `identity` that decides its scores (not the device or the load time): what a
+        saved score is reused under only when it is equal."""
+        return {k: self.identity.get(k) for k in ("spec", "path", "sha256", "model_type", "n_params", "dtype", "add_bos")}
+
 
 @dataclass
 class _Source:

@@ -98,8 +98,7 @@ BASE_SCORES_FILE = "base_choice_scores.json"
 def cached_base_choice_scores(loaded, questions: list[Question], path: Path, progress: bool = True) -> dict:
     """base_choice_scores, kept beside the run: a resumed or rerun hardest/easiest run reads them back
     instead of scoring every training question again. Reused only for the same model and questions."""
-    ident = loaded.identity
-    key = {"model": {k: ident.get(k) for k in ("spec", "path", "sha256", "model_type", "n_params", "dtype", "add_bos")},
+    key = {"model": loaded.scores_identity,
            "questions": hashlib.sha256(json.dumps([[q.benchmark, q.id, q.context, list(q.choices),
                                                     list(q.choice_contexts or ())] for q in questions]).encode()
                                        ).hexdigest()}
