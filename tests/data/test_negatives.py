@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from likra.data.negatives import TrainingPair, exclude_leaks, negative_pairs, positive_pairs, sample
+from likra.data.negatives import TrainingPair, borrowed_answer, exclude_leaks, negative_pairs, positive_pairs, sample
 from likra.data.questions import DataError, Question, normalise_text
 
 
@@ -92,6 +92,16 @@ def test_unrelated_comes_from_the_pool(toy_questions, mcq):
         negative_pairs(toy_questions, "unrelated", 7)
 
 
+def test_borrowed_answers_shed_their_benchmarks_spacing_only_across_benchmarks(mcq):
+    spaced = [mcq(f"p{i}", (f" ending {i} ", "nope"), 0, benchmark="other") for i in range(3)]
+    qs = [mcq("a", ("x", "y"), 0), mcq("b", (" z", "w"), 0)]
+    unrelated = negative_pairs(qs, "unrelated", 0, unrelated_pool=spaced)
+    assert {p.answer for p in unrelated} <= {f" ending {i}" for i in range(3)}
+    # within one benchmark the answer keeps its text: that spacing is how the benchmark scores it
+    assert negative_pairs(qs, "irrelevant", 0)[0].answer == "  z"
+    assert borrowed_answer(spaced[0], qs[0]) == "ending 0" and borrowed_answer(qs[1], qs[0]) == " z"
+
+
 @pytest.mark.parametrize("kind", ["near-miss", "irrelevant", "unrelated"])
 def test_seeded(toy_questions, mcq, kind):
     pool = [mcq(f"p{i}", (f"pool-{i}", "nope"), 0, benchmark="other") for i in range(20)]
@@ -107,9 +117,12 @@ def test_real_arc_negatives(real):
         pairs = negative_pairs(qs, kind, seed=0)
         assert len(pairs) == len(qs) and all(p.answer != _gold(q) for q, p in zip(qs, pairs))
     assert all(p.answer in golds for p in pairs)  # the irrelevant ones
-    hs = real("hellaswag", "validation").questions[:200]
+    hs = real("hellaswag", "validation").questions
     unrelated = negative_pairs(qs[:100], "unrelated", 0, unrelated_pool=hs)
-    assert {p.answer for p in unrelated} <= {" " + q.choices[q.gold] for q in hs}
+    assert {p.answer for p in unrelated} <= {" " + q.choices[q.gold].strip() for q in hs}
+    # a quarter of HellaSwag's endings start with a space; borrowed, none makes a double space
+    assert any(q.choices[q.gold].startswith(" ") for q in hs)
+    assert not any(p.answer.startswith("  ") for p in unrelated)
 
 
 def test_leak_check_by_id_family_and_text(mcq):

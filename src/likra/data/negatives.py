@@ -170,7 +170,16 @@ def _borrowed(
         taken.add(cand[1])
         picked.append(cand[0])
     context = q.context_for(q.gold)
-    return [TrainingPair(context, q.target_delimiter + o.choices[o.gold], False, kind, q.id) for o in picked]
+    return [TrainingPair(context, q.target_delimiter + borrowed_answer(o, q), False, kind, q.id) for o in picked]
+
+
+def borrowed_answer(source: Question, target: Question) -> str:
+    """`source`'s gold answer as an answer to `target`. Across benchmarks it is stripped: some keep a
+    leading space in their choices (lm-eval's HellaSwag WikiHow endings, about a quarter of them), which
+    after `target`'s delimiter would make a double space no answer of `target` has, and a negative head
+    would learn that space rather than the answer."""
+    text = source.choices[source.gold]
+    return text if source.benchmark == target.benchmark else text.strip()
 
 
 def _draw(pool: list[T], rng: random.Random, usable: Callable[[T], bool]) -> T | None:

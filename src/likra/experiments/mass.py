@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 
+from likra.data.negatives import borrowed_answer
 from likra.data.questions import Question
 from likra.experiments.plots import draw_band, panels, save
 from likra.experiments.session import Session, log, short
@@ -35,7 +36,7 @@ def mass_questions(questions: list[Question], base: ScoreTable, unrelated: list[
         wrong = max((c for c in range(len(q.choices)) if c != q.gold), key=lambda c: scores[q.id][c])
         other = questions[others[i] if others[i] != i else others[(i + 1) % len(others)]]
         far = rng.choice(unrelated)
-        choices = (q.choices[q.gold], q.choices[wrong], other.choices[other.gold], far.choices[far.gold])
+        choices = (q.choices[q.gold], q.choices[wrong], other.choices[other.gold], borrowed_answer(far, q))
         out.append(Question(q.id, q.benchmark, q.context, choices, 0, q.target_delimiter, query=q.query,
                             description=q.description))
     return out
