@@ -201,6 +201,29 @@ def test_resuming_training_says_so_and_refuses_other_settings(trained, model_dir
     assert "a run with other settings is saved here (train.lr: 0.01, now 0.001)" in capsys.readouterr().err
 
 
+def test_reusing_a_finished_run_keeps_the_record_of_the_sessions_that_trained_it(run_copy, model_dir, capsys):
+    path = run_copy / "run.json"
+    record = json.loads(path.read_text())
+    assert record["heads"]["pos"]["versions"]["torch"] and record["seconds"] > 0
+    old = {"torch": "0.0-then"}
+    record["versions"], record["seconds"] = old, 1234.5
+    for head in record["heads"].values():
+        head["versions"], head["seconds"] = old, 600.0
+    path.write_text(json.dumps(record))
+    args = ["--quiet", "train", "--model", str(model_dir), "--n-train", "12", "--lr", "1e-2", "--batch-size", "4",
+            "--out", str(run_copy)]
+    assert main(args) == 0
+    after = json.loads(path.read_text())
+    assert (after["versions"], after["seconds"]) == (old, 1234.5)
+    assert {h: (r["versions"], r["seconds"]) for h, r in after["heads"].items()} == {"pos": (old, 600.0), "neg": (old, 600.0)}
+    # a head trained again in this session is recorded with this session's versions
+    shutil.rmtree(run_copy / "neg")
+    assert main(args) == 0
+    again = json.loads(path.read_text())
+    assert again["heads"]["pos"]["versions"] == old and again["heads"]["neg"]["versions"]["torch"] != "0.0-then"
+    assert again["versions"] == again["heads"]["neg"]["versions"] and again["seconds"] > 1234.5
+
+
 # ---- the verifier uses the trained heads, and every front door agrees ---------------------------
 def test_score_eval_and_api_give_the_same_log_likelihoods(trained, model_dir, tmp_path, capsys):
     from likra.config import EvalConfig

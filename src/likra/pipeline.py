@@ -226,9 +226,11 @@ def train_run(cfg: TrainRunConfig, out_dir: str | Path, resume: bool = True, pro
     data = apply_pair_lengths(data, loaded, cfg.data.length_policy)
     _log(f"data: {data.summary['used']} training questions; leaks removed: {data.summary['excluded_as_leaks']}"
          + (f"; {data.summary['skipped_too_long']} too long for the model, skipped" if "skipped_too_long" in data.summary else ""))
-    record = {"config": asdict(cfg), "base_model": loaded.identity, "data": data.summary,
-              "versions": library_versions(), "heads": {}}
+    versions = library_versions()
     previous = _previous_record(out_dir, cfg, resume)
+    # versions and seconds describe the sessions that trained: reusing a finished run changes neither
+    record = {"config": asdict(cfg), "base_model": loaded.identity, "data": data.summary,
+              "versions": previous.get("versions", versions), "heads": {}}
     barrier()  # every process has read the old record and state before the main one replaces them
     record["heads"] = {h: r for h, r in previous.get("heads", {}).items() if h in cfg.heads}
     write = atomic_write_json if is_main() else (lambda *a: None)  # data parallel: the main process writes
@@ -237,17 +239,24 @@ def train_run(cfg: TrainRunConfig, out_dir: str | Path, resume: bool = True, pro
     torch.manual_seed(cfg.train.seed)
     model = heads_on(loaded, cfg.lora, seed=cfg.train.seed)
     pairs = training_units(cfg.train.objective.name, data)
+    trained = False
     for head in cfg.heads:
         trainer = HeadTrainer(model, loaded.tokenizer, loaded.prefix_token_ids, head, out_dir / head, cfg.train,
                               base_identity=loaded.identity, progress=progress,
                               # what each head's model card states: the data, its settings and the run's heads
                               data_info={**data.summary, "config": asdict(cfg.data), "heads": list(cfg.heads)})
         t = time.time()
+        before = record["heads"].get(head, {})
         result = trainer.train(pairs[head], resume=resume)
-        seconds = time.time() - t + (record["heads"].get(head, {}).get("seconds", 0) if resume else 0)
-        record["heads"][head] = {**asdict(result), "seconds": round(seconds, 1)}
+        if result.steps_now == 0 and before:  # reused as saved
+            record["heads"][head] = {**before, "versions": before.get("versions", record["versions"])}
+        else:
+            trained = True
+            record["versions"] = versions
+            earlier = before.get("seconds", 0) if result.steps > result.steps_now else 0  # resumed, not restarted
+            record["heads"][head] = {**asdict(result), "seconds": round(time.time() - t + earlier, 1), "versions": versions}
         write(out_dir / RUN_FILE, record)
-    record["seconds"] = round(time.time() - t0, 1)
+    record["seconds"] = round(previous.get("seconds", 0) + (time.time() - t0 if trained else 0), 1)
     write(out_dir / RUN_FILE, record)
     barrier()
     return record

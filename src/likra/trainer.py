@@ -54,6 +54,8 @@ class TrainResult:
     """(step, examples seen, mean answer-token loss) per step."""
     checkpoints: list[str] = field(default_factory=list)
     """Saved checkpoint folders."""
+    steps_now: int = 0
+    """Of `steps`, those taken by this call (0: a finished run reused as saved)."""
 
 
 def pairs_fingerprint(units: Sequence[Sequence[TrainingPair]]) -> str:
@@ -115,6 +117,7 @@ class HeadTrainer:
                     break
                 loss = self._step(opt, params, [pairs[i] for i in order[result.examples_seen:result.examples_seen + size]])
                 result.steps += 1
+                result.steps_now += 1
                 result.examples_seen += size
                 result.losses.append((result.steps, result.examples_seen, loss))
                 bar.update(size)
