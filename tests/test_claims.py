@@ -83,6 +83,17 @@ def test_d_peak_and_rise(tmp_path):
     assert verdicts(tmp_path)["d"]["status"] == "not held"
 
 
+def test_d_without_a_rise_the_peak_is_noise(tmp_path):
+    # a flat curve: the best w lands in 0.8-1.1 by chance, but w = 1 gains nothing over w = 0
+    jitter = {0: (0.0, 0.01, -0.01), 1: (0.01, 0.0, -0.01), 2: (-0.01, 0.0, 0.01)}
+    rows = [{"seed": s, "examples": 256, "rule": "likra", "weight": w, "accuracy": 0.52 + jitter[s][i] + 0.004 * (w == 0.9)}
+            for s in range(3) for i, w in enumerate((0.0, 0.9, 1.0))]
+    peak = [{"rule": "likra", "examples": 256, "mean": 0.9, "low": 0.9, "high": 0.9}]
+    write(tmp_path, "weights", {"rows": rows, "peak_weight": peak})
+    v = verdicts(tmp_path)["d"]
+    assert v["status"] == "unclear" and "from w = 0 to w = 1 at 256" in v["numbers"]
+
+
 def test_f_separation_per_head(tmp_path):
     rows = []
     for s in range(3):

@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from likra.errors import LikraError
+from likra.io_utils import atomic_path
 from likra.paths import cache_dir
 
 
@@ -164,20 +164,13 @@ def gguf_path(model: NamedModel, cache: str | os.PathLike | None = None) -> tupl
 
 def _concatenate(pieces: list[Path], target: Path, expected: str) -> str:
     """Join pieces into target via a temp file, hashing on the way; renamed only if the sha256 matches."""
-    target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
+    with atomic_path(target) as tmp:  # renamed only if the sha256 matches; the cache may be shared
+        with open(tmp, "wb") as out:
             for piece in pieces:
                 with open(piece, "rb") as f:
                     while block := f.read(1 << 20):
                         digest.update(block)
                         out.write(block)
         check_sha256(target, digest.hexdigest(), expected)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache may be shared
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return digest.hexdigest()

@@ -114,20 +114,24 @@ def judge_c(rec: dict) -> Verdict:
 
 
 def judge_d(rec: dict) -> Verdict:
+    """The rise is measured at the paper's w = 1 against w = 0 (SFT), not at each seed's best w: the best
+    of 31 weights is above w = 0 by selection alone, and on a flat curve its place is noise. Without a
+    rise there is no peak to place, so the verdict is unclear whatever the best w."""
     peaks = [p for p in rec.get("peak_weight", []) if p["rule"] == "likra"]
     if not peaks:
         return Verdict("not measured", "no Likra peak in weights.json")
     inside = [PEAK[0] <= p["mean"] <= PEAK[1] for p in peaks]
     rows = [r for r in rec["rows"] if r["rule"] == "likra" and r["examples"] == peaks[-1]["examples"]]
-    at0 = {r["seed"]: r["accuracy"] for r in rows if r["weight"] == 0}
-    best = {s: max(r["accuracy"] for r in rows if r["seed"] == s) for s in at0}
-    rise = _ci(paired(best, at0))
-    if all(inside) and side(rise[1], rise[2]) == "held":
-        status = "held"
+    one = min({r["weight"] for r in rows}, key=lambda w: abs(w - 1.0))
+    at = {w: {r["seed"]: r["accuracy"] for r in rows if r["weight"] == w} for w in (0, one)}
+    rise = _ci(paired(at[one], at[0]))
+    rises = side(rise[1], rise[2])
+    if rises != "held":
+        status = "not held" if rises == "not held" else "unclear"
     else:
-        status = "partly" if any(inside) else "not held"
+        status = "held" if all(inside) else "partly" if any(inside) else "not held"
     where = "; ".join(f"{p['examples']}: {fmt(p['mean'], p['low'], p['high'], 2)}" for p in peaks)
-    return Verdict(status, f"best w by checkpoint: {where}; accuracy gained from w = 0 to the best w at "
+    return Verdict(status, f"best w by checkpoint: {where}; accuracy gained from w = 0 to w = {one:g} at "
                            f"{peaks[-1]['examples']}: {fmt(*rise)}")
 
 

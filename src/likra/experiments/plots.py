@@ -100,9 +100,11 @@ def draw_band(ax, points: Sequence[dict], label: str, colour: str | None = None,
 def save(fig, path: str | Path) -> Path:
     import matplotlib.pyplot as plt
 
+    from likra.io_utils import atomic_path
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:  # never half a PNG beside a finished record
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
     return path

@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Sequence
@@ -22,7 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from likra.errors import ConfigError
-from likra.io_utils import atomic_write_json, atomic_write_text, library_versions
+from likra.io_utils import atomic_path, atomic_write_json, atomic_write_text, library_versions
 from likra.verifier import metrics
 from likra.verifier.calibration import THRESHOLD_RULE, Calibration, cross_fit, sigmoid
 from likra.verifier.cases import CaseSet, VerifyCase, question_folds
@@ -216,12 +215,5 @@ def plot_reliability(report: dict, path: Path) -> Path:
 
 def _save_atomic(fig, path: Path) -> None:
     """savefig into a temporary file beside `path`, then rename: never half a PNG."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
