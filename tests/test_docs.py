@@ -83,13 +83,26 @@ def test_readme_headline_is_the_committed_three_seed_curve():
     assert f"{ratio['mean']:.1f}x [{ratio['low']:.1f}, {ratio['high']:.1f}]" in readme
 
 
-CLAIMS_DIR = RESULTS.parent / "results" / "smollm2-arc-1024"
+CLAIMS = ("smollm2-arc-1024", "smollm2-winogrande-1024")
 
 
-@pytest.mark.skipif(not (CLAIMS_DIR / "curve.json").exists(), reason="no committed experiment records")
-def test_results_verdicts_are_what_likra_experiment_claims_prints_from_the_committed_records():
+@pytest.mark.parametrize("name", CLAIMS)
+def test_results_verdicts_are_what_likra_experiment_claims_prints_from_the_committed_records(name):
     from likra.experiments.claims import judge_all, markdown
 
+    folder = RESULTS.parent / "results" / name
+    if not (folder / "curve.json").exists():
+        pytest.skip("no committed experiment records")
     text = RESULTS.read_text(encoding="utf-8")
-    block = text.split("<!-- claims:smollm2-arc-1024 -->\n", 1)[1].split("<!-- /claims -->", 1)[0]
-    assert block == markdown(judge_all(CLAIMS_DIR))
+    block = text.split(f"<!-- claims:{name} -->\n", 1)[1].split("<!-- /claims -->", 1)[0]
+    assert block == markdown(judge_all(folder))
+
+
+def test_results_table_1_is_what_likra_experiment_table_computes_from_the_committed_curves():
+    from likra.config import ExperimentConfig
+    from likra.experiments import table
+    from likra.experiments.session import Session
+
+    rows = table.collect(Session(ExperimentConfig(), RESULTS.parent / "results"))  # docs/results/*/curve.json
+    assert len(rows) == len(CLAIMS)
+    assert table.markdown(rows).strip() in RESULTS.read_text(encoding="utf-8")
