@@ -168,6 +168,26 @@ def test_mass_moves_relative_to_the_base_model(exp):
     assert neg["most likely incorrect"] > 0
 
 
+def test_mass_is_scored_once_and_again_when_its_answers_change(exp, capsys):
+    out, args = exp
+    assert main(["--quiet", "experiment", "mass", *args]) == 0  # scored by the test above or now
+    table, record = (out / "seed-0" / "eval" / f"mass-scores.{ext}" for ext in ("csv", "json"))
+    before, saved = table.read_bytes(), json.loads(record.read_text())
+    capsys.readouterr()
+    assert main(["--quiet", "experiment", "mass", *args]) == 0
+    assert f"already evaluated with these settings: {table}" in capsys.readouterr().err
+    # a table made from other answer texts (as before unrelated answers were stripped) is scored again
+    record.write_text(json.dumps({**saved, "shape": {**saved["shape"], "texts": "other answers"}}))
+    table.write_bytes(before.replace(b",0.", b",1."))  # and it is not read: its numbers would be wrong
+    assert main(["--quiet", "experiment", "mass", *args]) == 0
+    assert f"already evaluated with these settings: {table}" not in capsys.readouterr().err
+    assert table.read_bytes() == before and json.loads(record.read_text()) == saved
+    # a record written before likra recorded the texts is judged on the rest of its shape
+    record.write_text(json.dumps({**saved, "shape": {k: v for k, v in saved["shape"].items() if k != "texts"}}))
+    assert main(["--quiet", "experiment", "mass", *args]) == 0
+    assert f"already evaluated with these settings: {table}" in capsys.readouterr().err
+
+
 def test_table_collects_the_final_point_of_every_curve(exp, capsys):
     out, _ = exp
     assert main(["--quiet", "experiment", "table", "--out", str(out.parent)]) == 0

@@ -16,7 +16,7 @@ from typing import Callable
 
 from likra.config import EvalConfig
 from likra.data.benchmarks import add_fewshot, load_questions
-from likra.data.questions import Question
+from likra.data.questions import Question, questions_digest
 from likra.distributed import barrier, is_main
 from likra.errors import ArtifactError
 from likra.io_utils import atomic_write_json, library_versions
@@ -28,7 +28,7 @@ from likra.log import get_logger
 _logger = get_logger(__name__)
 
 DISPLAY = {"base": "base", "sft": "SFT", "likra": "Likra", "base-likra": "Base-Likra", "reward": "head-base"}
-SCORES_FILE, RESULTS_FILE, PARTIAL_FILE = "scores.csv", "results.json", "scores.partial.csv"
+SCORES_FILE, RESULTS_FILE = "scores.csv", "results.json"  # a cut-off scoring leaves scores.partial.csv
 
 
 def eval_questions(cfg: EvalConfig) -> list[Question]:
@@ -79,21 +79,22 @@ def _estimate(seconds: float, heads, remaining) -> None:
              f"(from the first pass, {seconds:.0f}s)")
 
 
-def _shape(cfg: EvalConfig, run_dir, checkpoints: list[int], likra, questions: list[Question]) -> dict:
-    """Everything that shapes a score table; a partial table is reused only when all of it is equal."""
+def table_shape(cfg: EvalConfig, run_dir, checkpoints: list[int], likra, questions: list[Question]) -> dict:
+    """Everything that shapes a score table; a saved or partial table is reused only when all of it is
+    equal. "texts" (what the model was shown: prompts, choices, gold) came after "questions" (ids only)."""
     from likra.heads import WEIGHTS_FILE
 
-    adapters = {f"{h}@{seen}": _file_sha(head_checkpoints(run_dir, h)[seen] / WEIGHTS_FILE)
+    adapters = {f"{h}@{seen}": file_sha(head_checkpoints(run_dir, h)[seen] / WEIGHTS_FILE)
                 for h in likra.heads for seen in checkpoints} if run_dir else {}
     ids = hashlib.sha256("\n".join(f"{q.benchmark}/{q.id}" for q in questions).encode()).hexdigest()[:16]
     return {"benchmark": cfg.benchmark, "split": cfg.split, "limit": cfg.limit, "shots": cfg.shots, "seed": cfg.seed,
             "length_policy": cfg.length_policy, "run": str(Path(run_dir).resolve()) if run_dir else None,
             "checkpoints": checkpoints, "heads": list(likra.heads),
             "model": likra.loaded.scores_identity,
-            "adapters": adapters, "questions": ids}
+            "adapters": adapters, "questions": ids, "texts": questions_digest(questions)}
 
 
-def _file_sha(path: Path) -> str:
+def file_sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
@@ -109,7 +110,7 @@ def check_table_digest(table_path: str | Path) -> None:
         recorded = json.loads(results.read_text(encoding="utf-8")).get("scores_sha256")
     except (OSError, json.JSONDecodeError, AttributeError):
         return  # an unreadable results.json is not the table's fault; the table was validated
-    if recorded and recorded != _file_sha(table_path):
+    if recorded and recorded != file_sha(table_path):
         raise ArtifactError(f"changed since likra eval wrote it (its sha256 differs from the one in {results}); "
                             "rerun likra eval, or copy the table elsewhere to report on it as it is now",
                             path=str(table_path))
@@ -131,7 +132,7 @@ def _resume_table(partial: Path, shape: dict) -> ScoreTable:
         except ArtifactError as e:
             diff = f"it is damaged ({e})"
         else:
-            if _file_sha(partial) != saved.get("table_sha256"):
+            if file_sha(partial) != saved.get("table_sha256"):
                 _logger.warning(f"not resuming the partial table in {partial}: it changed after it was written; starting over")
                 return ScoreTable()
             passes = len({(r.head, r.checkpoint) for r in table})
@@ -141,32 +142,59 @@ def _resume_table(partial: Path, shape: dict) -> ScoreTable:
     return ScoreTable()
 
 
-def _finished_table(out_dir: Path, shape: dict) -> ScoreTable | None:
-    """The complete table of an earlier eval of exactly this shape in `out_dir` (unchanged since), if any:
-    rerunning a finished eval (an experiment resuming) costs no scoring."""
-    results, scores = out_dir / RESULTS_FILE, out_dir / SCORES_FILE
-    if not (results.exists() and scores.exists()):
+def _finished_table(record: Path, scores: Path, shape: dict) -> ScoreTable | None:
+    """The complete table of an earlier scoring of exactly this shape (unchanged since), if any, from the
+    record written beside it: rerunning a finished eval (an experiment resuming) costs no scoring."""
+    if not (record.exists() and scores.exists()):
         return None
     try:
-        saved = json.loads(results.read_text(encoding="utf-8"))
+        saved = json.loads(record.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return None
-    if not isinstance(saved, dict) or saved.get("shape") != shape or saved.get("scores_sha256") != _file_sha(scores):
+    if (not isinstance(saved, dict) or not isinstance(saved.get("shape"), dict)
+            or _first_difference(saved["shape"], shape) is not None or saved.get("scores_sha256") != file_sha(scores)):
         return None
     _log(f"already evaluated with these settings: {scores}")
     return ScoreTable.load(scores)
 
 
+# Keys added to the shape after tables were saved without them: a saved shape that lacks one is judged
+# on the rest (those tables were made before likra recorded it, and rescoring them all costs hours).
+_LATER_KEYS = ("texts",)
+
+
 def _first_difference(saved: dict, shape: dict) -> str | None:
     for key, value in shape.items():
+        if key in _LATER_KEYS and key not in saved:
+            continue
         if saved.get(key) != value:
             return f"it was made with {key}={saved.get(key)!r}, now {key}={value!r}"
     return None
 
 
+def scored_table(likra, questions: list[Question], checkpoints: list[int], engine, scores: Path, shape: dict,
+                 record: Path) -> ScoreTable:
+    """The table of `questions` under the run's heads at `checkpoints`, saved at `scores`: reused when
+    `record` (which the caller writes after, with "shape" and "scores_sha256") says it has this shape,
+    resumed from its partial table when an earlier scoring was cut off, else scored pass by pass."""
+    table = _finished_table(record, scores, shape)
+    if table is not None:
+        return table
+    partial = scores.with_name(scores.stem + ".partial.csv")
+    table = score_run(likra, questions, checkpoints, engine, _resume_table(partial, shape),
+                      on_pass=lambda t: _save_partial(t, partial, shape) if is_main() else None)
+    validate(table)  # the engine's own output obeys the table's invariants (a guard against engine bugs)
+    if is_main():  # every process holds the whole (gathered) table; one writes it
+        table.save(scores)
+        partial.unlink(missing_ok=True)
+        partial.with_suffix(".json").unlink(missing_ok=True)
+    barrier()
+    return table
+
+
 def _save_partial(table: ScoreTable, partial: Path, shape: dict) -> None:
     table.save(partial)
-    atomic_write_json(partial.with_suffix(".json"), {**shape, "table_sha256": _file_sha(partial)})
+    atomic_write_json(partial.with_suffix(".json"), {**shape, "table_sha256": file_sha(partial)})
 
 
 def available_rules(table: ScoreTable) -> list[str]:
@@ -230,22 +258,12 @@ def evaluate(cfg: EvalConfig, run_dir: str | Path | None, out_dir: str | Path, m
     if lengths.too_long:
         _logger.warning(f"length: {lengths.summary()}")
     out_dir = Path(out_dir)
-    partial = out_dir / PARTIAL_FILE
-    shape = _shape(cfg, run_dir, checkpoints, likra, questions)
-    table = _finished_table(out_dir, shape)
-    if table is None:
-        table = score_run(likra, questions, checkpoints, engine, _resume_table(partial, shape),
-                          on_pass=lambda t: _save_partial(t, partial, shape) if is_main() else None)
-        validate(table)  # the engine's own output obeys the table's invariants (a guard against engine bugs)
-        if is_main():  # every process holds the whole (gathered) table; one writes it
-            table.save(out_dir / SCORES_FILE)
-            partial.unlink(missing_ok=True)
-            partial.with_suffix(".json").unlink(missing_ok=True)
-        barrier()
+    shape = table_shape(cfg, run_dir, checkpoints, likra, questions)
+    table = scored_table(likra, questions, checkpoints, engine, out_dir / SCORES_FILE, shape, out_dir / RESULTS_FILE)
     rep = report(table, cfg.weights)
     rep.update({"config": asdict(cfg), "run_dir": str(run_dir) if run_dir else None, "base_model": likra.loaded.identity,
                 "questions": len(questions), "checkpoints": checkpoints, "length": asdict(lengths),
-                "scores_sha256": _file_sha(out_dir / SCORES_FILE), "shape": shape,
+                "scores_sha256": file_sha(out_dir / SCORES_FILE), "shape": shape,
                 "versions": library_versions(), "seconds": round(time.time() - t0, 1)})
     if is_main():
         atomic_write_json(out_dir / RESULTS_FILE, rep)

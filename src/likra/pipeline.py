@@ -98,10 +98,9 @@ BASE_SCORES_FILE = "base_choice_scores.json"
 def cached_base_choice_scores(loaded, questions: list[Question], path: Path, progress: bool = True) -> dict:
     """base_choice_scores, kept beside the run: a resumed or rerun hardest/easiest run reads them back
     instead of scoring every training question again. Reused only for the same model and questions."""
-    key = {"model": loaded.scores_identity,
-           "questions": hashlib.sha256(json.dumps([[q.benchmark, q.id, q.context, list(q.choices),
-                                                    list(q.choice_contexts or ())] for q in questions]).encode()
-                                       ).hexdigest()}
+    from likra.data.questions import questions_digest
+
+    key = {"model": loaded.scores_identity, "questions": questions_digest(questions)}
     if path.exists():
         try:
             saved = read_json_object(path)

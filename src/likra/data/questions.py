@@ -8,6 +8,8 @@ one context across choices; Winogrande's partial scoring gives each choice its o
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 
@@ -75,6 +77,14 @@ class Question:
         """This question answered correctly, as a few-shot example (lm-eval style), without the
         `description` preamble (lm-eval states it once, before all examples)."""
         return self.context_for(self.gold)[len(self.description):] + self.continuation(self.gold)
+
+
+def questions_digest(questions) -> str:
+    """sha256 of everything a model is shown and judged on (ids, prompts, choices, gold): a score or
+    ranking saved for questions is reused only for questions with this digest."""
+    rows = [[q.benchmark, q.id, q.context, list(q.choices), list(q.choice_contexts or ()), q.target_delimiter, q.gold]
+            for q in questions]
+    return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
 
 
 def normalise_text(text: str) -> str:

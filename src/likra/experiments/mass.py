@@ -43,28 +43,26 @@ def mass_questions(questions: list[Question], base: ScoreTable, unrelated: list[
 
 
 def score_mass(s: Session, seed: int, curve_table: ScoreTable) -> ScoreTable:
-    """The four answers of every test question under base, pos and neg at every checkpoint (once)."""
+    """The four answers of every test question under base, pos and neg at every checkpoint: scored once,
+    resumed pass by pass when cut off, and scored again whenever what shapes it changes (the answers'
+    texts, the heads' weights, the checkpoints, the model)."""
     from likra.data.benchmarks import load_questions
-    from likra.errors import ArtifactError
-    from likra.evaluate import eval_questions, score_run
+    from likra.evaluate import eval_questions, file_sha, scored_table, table_shape
+    from likra.io_utils import atomic_write_json
     from likra.likra_model import load_likra
 
     run = s.run_dir(seed)
     path = run / "eval" / TABLE
     checkpoints = [int(c) for c in curve_table.checkpoints]
-    if path.exists():
-        try:
-            table = ScoreTable.load(path)
-            if table.checkpoints == curve_table.checkpoints:
-                log(f"[{run}] mass: already scored ({path})")
-                return table
-        except ArtifactError as e:
-            log(f"[{run}] mass: rescoring, the saved table is damaged ({e})")
     unrelated = list(load_questions(s.cfg.unrelated_benchmark, "all", data_root=s.cfg.data_root).questions)
-    questions = mass_questions(eval_questions(s.eval_config()), curve_table, unrelated, seed)
+    ev = s.eval_config()
+    questions = mass_questions(eval_questions(ev), curve_table, unrelated, seed)
     likra = load_likra(run_dir=run, checkpoint=None, loaded=s.loaded)
-    table = score_run(likra, questions, checkpoints, likra.engine(progress=s.progress, truncate=True))
-    table.save(path)
+    shape = table_shape(ev, run, checkpoints, likra, questions)
+    record = path.with_suffix(".json")
+    table = scored_table(likra, questions, checkpoints, likra.engine(progress=s.progress, truncate=True), path, shape,
+                         record)
+    atomic_write_json(record, {"shape": shape, "scores_sha256": file_sha(path)})
     return table
 
 
