@@ -214,6 +214,14 @@ def test_objectives_share_data_seeds_and_checkpoints_with_likra(exp):
     record = json.loads((out / "objectives" / "dpo" / "seed-1" / "run.json").read_text())
     assert record["config"]["train"]["objective"]["name"] == "dpo" and record["data"]["used"] == 8
     assert (out / "objectives.png").stat().st_size > 0
+    steps = {st["method"]: st for st in json.loads((out / "objectives.json").read_text())["steps"]}
+    assert set(steps) == {r["method"] for r in rows}
+    for method, st in steps.items():  # the largest rise is one of the curve's doublings, and it is the largest
+        a, b = st["largest_jump"]
+        mean = {n: sum(float(r["accuracy"]) for r in rows if r["method"] == method and int(r["examples"]) == n) / 2
+                for n in (1, 2, 4, 8)}
+        assert b == 2 * a and mean[b] - mean[a] == pytest.approx(max(mean[2 * n] - mean[n] for n in (1, 2, 4)))
+        assert st["jump"]["low"] <= st["jump"]["mean"] <= st["jump"]["high"]
 
 
 def test_rerun_reuses_every_run_and_table(exp, capsys):

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from likra.experiments.plots import band_plot
 from likra.experiments.session import Session, log, short
-from likra.experiments.stats import format_interval, summarise
+from likra.experiments.curve import WINDOW
+from likra.experiments.stats import format_interval, mean_interval, summarise
 from likra.scoring.rules import accuracy
 from likra.scoring.table import ScoreTable
 
@@ -38,12 +39,42 @@ def run(s: Session) -> dict:
             rules = {name: "sft"} | ({f"{name} (reward)": "reward"} if name in REFERENCE_BASED else {})
             rows += method_rows(s.evaluate(s.train(seed, objective=name)), seed, name, rules, s.cfg.norm)
     summary = summarise(rows, ("method", "examples"), "accuracy")
-    record = s.write("objectives", rows, summary)
+    record = s.write("objectives", rows, summary, {"steps": steps(rows, summary)})
     plot(summary, s)
     final = max(r["examples"] for r in summary)
     for r in sorted((r for r in summary if r["examples"] == final), key=lambda r: -r["mean"]):
         log(f"objectives: {r['method']:<20} at {final} examples: {format_interval(r['mean'], r['low'], r['high'])}")
+    for st in record["steps"]:
+        a, b = st["largest_jump"]
+        critical = f"; {WINDOW[0]}->{WINDOW[1]}: {format_interval(*st['critical'].values())}" if "critical" in st else ""
+        log(f"objectives: {st['method']:<20} largest rise {a}->{b}: {format_interval(*st['jump'].values())}{critical}")
     return record
+
+
+def steps(rows: list[dict], summary: list[dict]) -> list[dict]:
+    """Does each method learn in a step, as Likra does? Per method: the doubling n -> 2n where its mean
+    accuracy rises most (descriptive: the largest of several rises is biased upward), and the rise over
+    the paper's critical window (64 -> 256, fixed in advance), each paired by seed with its 95% interval."""
+    out = []
+    for method in dict.fromkeys(r["method"] for r in summary):
+        means = {r["examples"]: r["mean"] for r in summary if r["method"] == method}
+        doublings = [(n, 2 * n) for n in sorted(means) if 2 * n in means]
+        if not doublings:
+            continue
+        jump = max(doublings, key=lambda w: means[w[1]] - means[w[0]])
+        entry = {"method": method, "largest_jump": list(jump), "jump": rise(rows, method, jump)}
+        if set(WINDOW) <= set(means):
+            entry["critical"] = rise(rows, method, WINDOW)
+        out.append(entry)
+    return out
+
+
+def rise(rows: list[dict], method: str, window: tuple[int, int]) -> dict:
+    """Accuracy at window[1] minus at window[0], per seed; mean and 95% interval across seeds."""
+    acc = {(r["seed"], r["examples"]): r["accuracy"] for r in rows if r["method"] == method}
+    a, b = window
+    diffs = [acc[(seed, b)] - acc[(seed, a)] for seed in sorted({k[0] for k in acc}) if (seed, a) in acc and (seed, b) in acc]
+    return dict(zip(("mean", "low", "high"), mean_interval(diffs)))
 
 
 def plot(summary: list[dict], s: Session) -> None:
