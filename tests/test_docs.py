@@ -104,5 +104,5 @@ def test_results_table_1_is_what_likra_experiment_table_computes_from_the_commit
     from likra.experiments.session import Session
 
     rows = table.collect(Session(ExperimentConfig(), RESULTS.parent / "results"))  # docs/results/*/curve.json
-    assert len(rows) == len(CLAIMS)
+    assert {r["setting"] for r in rows} >= set(CLAIMS)
     assert table.markdown(rows).strip() in RESULTS.read_text(encoding="utf-8")
