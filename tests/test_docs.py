@@ -106,3 +106,20 @@ def test_results_table_1_is_what_likra_experiment_table_computes_from_the_commit
     rows = table.collect(Session(ExperimentConfig(), RESULTS.parent / "results"))  # docs/results/*/curve.json
     assert {r["setting"] for r in rows} >= set(CLAIMS)
     assert table.markdown(rows).strip() in RESULTS.read_text(encoding="utf-8")
+
+
+def test_results_mass_table_is_the_committed_mass_summary():
+    import csv
+
+    path = RESULTS.parent / "results" / "smollm2-arc-1024" / "mass-summary.csv"
+    if not path.exists():
+        pytest.skip("no committed mass record")
+    with open(path, newline="") as f:
+        means = {(int(r["examples"]), r["head"], r["answer"]): float(r["mean"]) for r in csv.DictReader(f)}
+    section = RESULTS.read_text(encoding="utf-8").split("## Where each head moves the answers", 1)[1].split("\n## ", 1)[0]
+    answers = ("correct", "most likely incorrect", "irrelevant", "unrelated")
+    rows = [line.split("|")[1:-1] for line in section.splitlines() if re.match(r"\| \d+ \| (positive|negative) \|", line)]
+    assert len(rows) == 6
+    for n, head, *values in rows:
+        for answer, value in zip(answers, values):
+            assert float(value) == pytest.approx(means[(int(n), head.strip()[:3], answer)], abs=5e-4)
