@@ -12,6 +12,7 @@ from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+
 def _plain_mode() -> int:
     """The mode open() would give a new file: 0o666 less the umask (which can only be read by setting it)."""
     mask = os.umask(0o022)
