@@ -48,6 +48,11 @@ def test_curve_files_columns_and_intervals(exp):
         assert float(r["mean"]) == pytest.approx(sum(per_seed) / 2)
     record = json.loads((out / "curve.json").read_text())
     assert record["config"]["seeds"] == [0, 1] and "torch" in record["versions"]
+    md = (out / "curve.md").read_text().splitlines()  # the summary at a glance: rows 1, 4 and the last count, 8
+    assert md[0] == "| examples per head | base | SFT | Likra | Base-Likra |"
+    assert [line.split(" | ")[0] for line in md[2:]] == ["| 1", "| 4", "| 8"]
+    likra8 = next(r for r in summary if (r["rule"], r["examples"]) == ("likra", "8"))
+    assert md[-1].split(" | ")[3] == f"{float(likra8['mean']):.3f} [{float(likra8['low']):.3f}, {float(likra8['high']):.3f}]"
 
 
 def test_curve_equals_likra_eval_of_each_run(exp, capsys):
@@ -222,6 +227,8 @@ def test_objectives_share_data_seeds_and_checkpoints_with_likra(exp):
                 for n in (1, 2, 4, 8)}
         assert b == 2 * a and mean[b] - mean[a] == pytest.approx(max(mean[2 * n] - mean[n] for n in (1, 2, 4)))
         assert st["jump"]["low"] <= st["jump"]["mean"] <= st["jump"]["high"]
+    md = (out / "objectives.md").read_text()
+    assert "| dpo (reward) |" in md.splitlines()[0] and f"| dpo | {steps['dpo']['largest_jump'][0]} -> " in md
 
 
 def test_rerun_reuses_every_run_and_table(exp, capsys):

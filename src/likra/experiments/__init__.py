@@ -1,6 +1,6 @@
 """The paper's findings as commands (`likra experiment NAME`). Each experiment is one declaration
 below: a name, the figure it reproduces, and a `run(Session) -> record` function that writes
-NAME.csv, NAME-summary.csv, NAME.json and NAME.png into the experiment folder."""
+NAME.csv, NAME-summary.csv, NAME.json, NAME.png and NAME.md (markdown.py) into the experiment folder."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from dataclasses import fields
 
 from likra.config import ExperimentConfig, from_dict, override, read_config_file
@@ -44,8 +45,8 @@ def add_parser(sub, common, epilog: str) -> None:
                        parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Run one of the paper's experiments: trains one run per seed (or reuses the "
                                    "runs already in --out), scores every checkpoint on a fixed subset, and writes "
-                                   "NAME.csv, NAME-summary.csv (mean and 95% interval across seeds), NAME.json "
-                                   "and NAME.png into --out. Experiments run into the same folder share their "
+                                   "NAME.csv, NAME-summary.csv (mean and 95% interval across seeds), NAME.json, "
+                                   "NAME.png and NAME.md (the summary at a glance) into --out. Experiments run into the same folder share their "
                                    "runs. Rerun the same command to resume.\n\nexperiments:\n" + listing,
                        epilog="example:\n  likra experiment curve --out runs/exp/smollm2-arc --seeds 0,1,2 --limit 500\n"
                               "  likra experiment weights --out runs/exp/smollm2-arc   (reuses curve's runs)")
@@ -107,6 +108,7 @@ def cmd_experiment(a) -> int:
         print("\n".join(f"  {f}" for f in record["files"]))
         return 0
     print(f"{a.name}: {len(record['rows'])} rows, {len(record['summary'])} summary rows over seeds {record['seeds']}")
-    for ext in (".csv", "-summary.csv", ".json", ".png"):
-        print(f"  {a.out}/{a.name}{ext}")
+    for ext in (".csv", "-summary.csv", ".json", ".png", ".md"):
+        if (Path(a.out) / f"{a.name}{ext}").exists():
+            print(f"  {a.out}/{a.name}{ext}")
     return 0

@@ -7,7 +7,7 @@ and `negatives` reuse the runs `curve` trained):
   OUT/seed-S/eval/B-SPLIT/    its score table at every checkpoint (scores.csv, results.json)
   OUT/negatives/KIND/seed-S/  negative-only runs of the `negatives` experiment
   OUT/negatives/mined/seed-S.jsonl  the seed's training questions with the base model's own wrong answers
-  OUT/NAME.csv, NAME-summary.csv, NAME.json, NAME.png   each experiment's results
+  OUT/NAME.csv, NAME-summary.csv, NAME.json, NAME.png, NAME.md   each experiment's results
 """
 
 from __future__ import annotations
@@ -112,13 +112,16 @@ class Session:
 
     # ---- outputs --------------------------------------------------------------------------------
     def write(self, name: str, rows: list[dict], summary: list[dict], extra: dict | None = None) -> dict:
-        """NAME.csv (per seed), NAME-summary.csv (mean and 95% interval across seeds) and NAME.json (both,
-        the config, seeds and library versions)."""
+        """NAME.csv (per seed), NAME-summary.csv (mean and 95% interval across seeds), NAME.json (both,
+        the config, seeds and library versions) and NAME.md (the summary at a glance: experiments/markdown.py)."""
+        from likra.experiments import markdown
+
         write_csv(self.out / f"{name}.csv", rows)
         write_csv(self.out / f"{name}-summary.csv", summary)
         record = {"experiment": name, "config": asdict(self.cfg), "seeds": list(self.cfg.seeds),
                   "versions": library_versions(), **(extra or {}), "summary": summary, "rows": rows}
         atomic_write_json(self.out / f"{name}.json", record)
+        markdown.write(self.out, record)
         return record
 
     def with_config(self, **changes) -> "Session":

@@ -30,13 +30,14 @@ def collect(s: Session) -> list[dict]:
 
 def run(s: Session) -> dict:
     from likra.errors import ConfigError
+    from likra.io_utils import atomic_write_text
 
     rows = collect(s)
     if not rows:
         raise ConfigError(f"{s.out}: no */curve.json to collect; run `likra experiment curve --out {s.out}/NAME` for "
                           "each model and benchmark first")
     record = s.write("table", rows, rows)
-    (s.out / "table.md").write_text(markdown(rows), encoding="utf-8")
+    atomic_write_text(s.out / "table.md", markdown(rows))
     plot(rows, s)
     log(markdown(rows))
     return record

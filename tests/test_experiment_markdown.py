@@ -1,0 +1,98 @@
+"""experiments/markdown.py: each experiment's summary as a table at chosen example counts, and the
+RESULTS.md blocks it renders again from records (no figure copied by hand)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from likra.errors import ConfigError
+from likra.experiments.markdown import cell, default_at, main, refresh, table
+
+NAN = math.nan
+
+
+def summary_row(examples, mean, low=NAN, high=NAN, **keys):
+    return {**keys, "examples": examples, "mean": mean, "low": low, "high": high, "seeds": 1 if math.isnan(low) else 3}
+
+
+def curve_record():
+    rows = []
+    for n in (1, 2, 4, 8, 16, 32):
+        rows.append(summary_row(n, 0.25, 0.25, 0.25, rule="base"))
+        rows.append(summary_row(n, 0.25 + n / 1000, 0.24 + n / 1000, 0.26 + n / 1000, rule="sft"))
+        rows.append(summary_row(n, 0.3 + n / 100, 0.28 + n / 100, 0.32 + n / 100, rule="likra"))
+        rows.append(summary_row(n, 0.2, 0.19, 0.21, rule="base-likra"))
+    return {"experiment": "curve", "summary": rows}
+
+
+def test_a_cell_is_the_mean_and_its_interval_or_the_mean_alone_with_one_seed():
+    assert cell(summary_row(8, 0.4271, 0.4019, 0.4524)) == "0.427 [0.402, 0.452]"
+    assert cell(summary_row(8, 0.438)) == "0.438"
+    assert cell(summary_row(8, 0.248, 0.248, 0.248)) == "0.248 [0.248, 0.248]"  # no width, shown: every seed agrees
+    assert cell(summary_row(8, 0.0634, 0.05, 0.07), signed=True) == "+0.063 [+0.050, +0.070]"
+    assert cell(summary_row(8, -0.005), signed=True) == "-0.005"
+
+
+def test_default_rows_are_powers_of_four_and_the_last_count():
+    assert default_at([1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]) == [1, 4, 16, 64, 256, 1024]
+    assert default_at([1, 2, 4, 8, 16, 32, 64, 6604]) == [1, 4, 16, 64, 6604]
+    assert default_at([0, 1, 2, 4]) == [0, 1, 4]  # likelihoods' base point (0 examples) is kept
+
+
+def test_table_has_one_row_per_count_and_one_column_per_rule():
+    lines = table(curve_record(), [4, 32]).splitlines()
+    assert lines[0] == "| examples per head | base | SFT | Likra | Base-Likra |"
+    assert lines[1] == "|---|---|---|---|---|"
+    assert lines[2] == "| 4 | 0.250 [0.250, 0.250] | 0.254 [0.244, 0.264] | 0.340 [0.320, 0.360] | 0.200 [0.190, 0.210] |"
+    assert lines[3].startswith("| 32 | ") and len(lines) == 4
+
+
+def test_negatives_view_puts_sft_last_and_the_base_likra_view_keeps_only_that_rule():
+    rows = [summary_row(8, 0.4, kind="near-miss", rule="likra"), summary_row(8, 0.2, kind="near-miss", rule="base-likra"),
+            summary_row(8, 0.3, kind="sft", rule="sft"), summary_row(8, 0.35, kind="irrelevant", rule="likra"),
+            summary_row(8, 0.22, kind="irrelevant", rule="base-likra")]
+    record = {"experiment": "negatives", "summary": rows}
+    assert table(record).splitlines()[::2] == ["| examples per head | Likra, near-miss | Likra, irrelevant | SFT |",
+                                                "| 8 | 0.400 | 0.350 | 0.300 |"]
+    assert table(record, view="base-likra").splitlines()[2] == "| 8 | 0.200 | 0.220 |"
+
+
+def test_a_missing_point_is_a_dash_not_a_shifted_row():
+    record = {"experiment": "objectives", "summary": [
+        summary_row(4, 0.3, method="Likra"), summary_row(8, 0.4, method="Likra"), summary_row(8, 0.28, method="dpo")]}
+    assert table(record, [4, 8]).splitlines()[2:] == ["| 4 | 0.300 | - |", "| 8 | 0.400 | 0.280 |"]
+
+
+def test_mass_rows_are_count_and_head_with_signed_changes():
+    rows = [summary_row(8, 0.4, head=h, answer=a) for h in ("pos", "neg") for a in ("correct", "unrelated")]
+    lines = table({"experiment": "mass", "summary": rows}).splitlines()
+    assert lines[0] == "| examples per head | head | correct | unrelated |"
+    assert lines[2:] == ["| 8 | positive | +0.400 | +0.400 |", "| 8 | negative | +0.400 | +0.400 |"]
+
+
+def test_objectives_steps_view():
+    record = {"experiment": "objectives", "summary": [], "steps": [
+        {"method": "Likra", "largest_jump": [64, 128], "jump": {"mean": 0.05, "low": 0.01, "high": 0.09},
+         "critical": {"mean": 0.1, "low": NAN, "high": NAN}}]}
+    assert table(record, view="steps").splitlines()[2] == "| Likra | 64 -> 128 | +0.050 [+0.010, +0.090] | +0.100 |"
+
+
+def test_unknown_view_is_a_clear_error():
+    with pytest.raises(ConfigError, match="no markdown view 'nope' for experiment 'curve'.*curve/default"):
+        table(curve_record(), view="nope")
+
+
+def test_refresh_renders_stale_blocks_again_and_leaves_the_rest(tmp_path, capsys):
+    (tmp_path / "results" / "exp").mkdir(parents=True)
+    (tmp_path / "results" / "exp" / "curve.json").write_text(json.dumps(curve_record()))
+    doc = tmp_path / "RESULTS.md"
+    prose = "Some prose | with a pipe.\n\n"
+    doc.write_text(prose + "<!-- record:exp/curve at=4 -->\n| stale |\n<!-- /record -->\n\nmore prose\n")
+    assert main([str(doc)]) == 0
+    text = doc.read_text()
+    assert text == prose + "<!-- record:exp/curve at=4 -->\n" + table(curve_record(), [4]) + "<!-- /record -->\n\nmore prose\n"
+    assert "1 record and 0 claims block(s); updated" in capsys.readouterr().out
+    assert refresh(text, tmp_path / "results") == text  # a fresh document is left as it is
