@@ -114,3 +114,34 @@ def test_cli_prints_the_table_and_names_missing_records(tmp_path, capsys):
     saved = json.loads((tmp_path / "claims.json").read_text())
     assert [v["claim"] for v in saved["verdicts"]] == list("abcdef")
     assert (tmp_path / "claims.md").read_text() == claims.markdown(saved["verdicts"])
+
+
+def with_outcomes(record: dict, bits: dict) -> dict:
+    """Per-question outcomes ('0'/'1' strings by (seed, rule)) at 1024 examples, as curve records keep them."""
+    n = len(next(iter(bits.values())))
+    correct = [{"seed": s, "rule": r, "examples": 1024, "correct": b} for (s, r), b in bits.items()]
+    return record | {"questions": {"ids": [f"q{i}" for i in range(n)], "correct": correct}}
+
+
+def test_a_counts_the_questions_too_when_the_record_keeps_them(tmp_path):
+    # Three seeds agree closely (Likra - SFT = 0.10, 0.10, 0.11 over 20 questions): across seeds alone the
+    # gain is sure; but it rests on 2 of 20 questions, which another draw of questions need not repeat.
+    likra = "11" + "0" * 18
+    rec = curve_record([0.10, 0.10, 0.15], [0.0, 0.0, 0.04], [0.0, 0.0, 0.0])
+    bits = {(s, "likra"): likra for s in range(3)} | {(s, "sft"): "0" * 20 for s in range(2)}
+    bits |= {(2, "sft"): "0" * 19 + "1", (2, "likra"): "111" + "0" * 17}
+    for seed, b in ((0, likra), (1, likra), (2, "111" + "0" * 17)):  # the rows agree with the outcomes
+        next(r for r in rec["rows"] if (r["seed"], r["rule"], r["examples"]) == (seed, "likra", 1024))["accuracy"] = b.count("1") / 20
+    for r in rec["rows"]:
+        if r["examples"] == 1024 and r["rule"] == "sft":
+            r["accuracy"] = bits[(r["seed"], "sft")].count("1") / 20
+    write(tmp_path, "curve", rec)
+    assert verdicts(tmp_path)["a"]["status"] == "held"  # a record without outcomes: seeds only
+    write(tmp_path, "curve", with_outcomes(rec, bits))
+    v = verdicts(tmp_path)["a"]
+    assert v["status"] == "unclear" and "; with questions [" in v["numbers"]
+    from likra.experiments.stats import crossed_interval
+
+    matrix = [[int(a) - int(b) for a, b in zip(bits[(s, "likra")], bits[(s, "sft")])] for s in range(3)]
+    _, lo, hi = crossed_interval(matrix)
+    assert lo < 0 < hi and f"[{lo:.3f}, {hi:.3f}]" in v["numbers"]

@@ -48,6 +48,12 @@ def test_curve_files_columns_and_intervals(exp):
         assert float(r["mean"]) == pytest.approx(sum(per_seed) / 2)
     record = json.loads((out / "curve.json").read_text())
     assert record["config"]["seeds"] == [0, 1] and "torch" in record["versions"]
+    kept = record["questions"]  # per-question outcomes: what each accuracy counts, question by question
+    assert len(kept["ids"]) == 5 and len(kept["correct"]) == 2 * 4 * 4
+    for e in kept["correct"]:
+        acc = next(float(r["accuracy"]) for r in rows
+                   if (int(r["seed"]), r["rule"], int(r["examples"])) == (e["seed"], e["rule"], e["examples"]))
+        assert e["correct"].count("1") / 5 == pytest.approx(acc)
     md = (out / "curve.md").read_text().splitlines()  # the summary at a glance: rows 1, 4 and the last count, 8
     assert md[0] == "| examples per head | base | SFT | Likra | Base-Likra |"
     assert [line.split(" | ")[0] for line in md[2:]] == ["| 1", "| 4", "| 8"]

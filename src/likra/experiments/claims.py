@@ -3,7 +3,9 @@ verdict each, with the numbers and intervals it rests on. No model is loaded: it
 
 Each claim is one declaration in CLAIMS: its letter, the paper's words, the record it reads and a
 judge. A judge compares per-seed values PAIRED by seed (the difference of two rules within each seed,
-then a 95% t interval of the mean difference across seeds) and says:
+then a 95% t interval of the mean difference across seeds) and says, of the interval that also counts
+which questions the test drew where the record keeps per-question outcomes (`stats.crossed_interval`:
+seeds x questions; with one seed there is still no verdict, since training variance is unmeasured):
   held          the interval is on the claim's side of its threshold
   not held      the interval is on the other side
   partly        (claims with two parts) one part held, the other not
@@ -20,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from likra.experiments.outcomes import difference_matrix
+from likra.experiments.stats import crossed_interval, mean_interval
 from likra.experiments.stats import format_interval as fmt
-from likra.experiments.stats import mean_interval
 
 CLOSE = 0.03
 """(e): Base-Likra counts as 'close to' Likra when their paired difference lies within +-0.03 accuracy."""
@@ -56,6 +59,29 @@ def _ci(values: list[float]) -> tuple[float, float, float]:
 
 
 
+def difference(rec: dict, examples: int, a: dict, b: dict, **match) -> tuple[tuple, tuple | None, str]:
+    """a - b at `examples`: (mean and interval across seeds, paired by seed; the interval across seeds and
+    questions, or None without per-question outcomes; their text). `a` and `b` select rows by their keys
+    (e.g. {"rule": "likra"}); `match` is shared by both (e.g. rule="likra")."""
+    pick = lambda sel: {r["seed"]: r["accuracy"] for r in rec["rows"] if r["examples"] == examples  # noqa: E731
+                        and all(r.get(k) == v for k, v in {**match, **sel}.items())}
+    seeds = _ci(paired(pick(a), pick(b)))
+    matrix = difference_matrix(rec, examples, {**match, **a}, {**match, **b})
+    both = crossed_interval(matrix) if matrix else None
+    if both is None:
+        return seeds, None, fmt(*seeds)
+    label = "with questions" if len(matrix) > 1 else "questions only"
+    return seeds, both, f"{fmt(*seeds)}; {label} [{both[1]:.3f}, {both[2]:.3f}]"
+
+
+def verdict_side(seeds: tuple, both: tuple | None, threshold: float = 0.0) -> str:
+    """`side` of the interval across seeds and questions when there is one, else across seeds; one seed
+    measures no training variance: unclear."""
+    if math.isnan(seeds[1]):
+        return "unclear"
+    return side(*(both or seeds)[1:], threshold)
+
+
 def side(lo: float, hi: float, threshold: float = 0.0) -> str:
     """held when the interval is above the threshold, not held when below, else unclear."""
     if math.isnan(lo):
@@ -77,9 +103,9 @@ def paired(a: dict[int, float], b: dict[int, float]) -> list[float]:
 def judge_a(rec: dict) -> Verdict:
     n, likra = _final_by_seed(rec["rows"], "rule", "accuracy", rule="likra")
     _, sft = _final_by_seed(rec["rows"], "rule", "accuracy", rule="sft")
-    d = _ci(paired(likra, sft))
-    return Verdict(side(d[1], d[2]), f"at {n} examples: Likra {fmt(*_ci(list(likra.values())))}, SFT "
-                                     f"{fmt(*_ci(list(sft.values())))}; Likra - SFT {fmt(*d)} ({len(likra)} seeds)")
+    seeds, both, text = difference(rec, n, {"rule": "likra"}, {"rule": "sft"})
+    return Verdict(verdict_side(seeds, both), f"at {n} examples: Likra {fmt(*_ci(list(likra.values())))}, SFT "
+                                              f"{fmt(*_ci(list(sft.values())))}; Likra - SFT {text} ({len(likra)} seeds)")
 
 
 def judge_b(rec: dict) -> Verdict:
@@ -104,13 +130,13 @@ def judge_c(rec: dict) -> Verdict:
         if not any(r["kind"] == kind for r in rec["rows"]):
             return Verdict("not measured", f"no {kind} negatives in negatives.json")
         n, finals[kind] = _final_by_seed(rec["rows"], "kind", "accuracy", kind=kind, rule="likra")
-    near_irr = _ci(paired(finals["near-miss"], finals["irrelevant"]))
-    irr_unr = _ci(paired(finals["irrelevant"], finals["unrelated"]))
-    parts = [side(near_irr[1], near_irr[2]), side(irr_unr[1], irr_unr[2])]
+    near_irr = difference(rec, n, {"kind": "near-miss"}, {"kind": "irrelevant"}, rule="likra")
+    irr_unr = difference(rec, n, {"kind": "irrelevant"}, {"kind": "unrelated"}, rule="likra")
+    parts = [verdict_side(*near_irr[:2]), verdict_side(*irr_unr[:2])]
     status = parts[0] if parts[0] == parts[1] else "partly" if "held" in parts else "unclear"
     accs = ", ".join(f"{k} {fmt(*_ci(list(v.values())))}" for k, v in finals.items())
-    return Verdict(status, f"Likra at {n} examples: {accs}; near-miss - irrelevant {fmt(*near_irr)}, "
-                           f"irrelevant - unrelated {fmt(*irr_unr)}")
+    return Verdict(status, f"Likra at {n} examples: {accs}; near-miss - irrelevant {near_irr[2]}, "
+                           f"irrelevant - unrelated {irr_unr[2]}")
 
 
 def judge_d(rec: dict) -> Verdict:
@@ -136,12 +162,12 @@ def judge_d(rec: dict) -> Verdict:
 
 
 def judge_e(rec: dict) -> Verdict:
-    n, likra = _final_by_seed(rec["rows"], "rule", "accuracy", rule="likra")
-    _, base_likra = _final_by_seed(rec["rows"], "rule", "accuracy", rule="base-likra")
-    m, lo, hi = _ci(paired(likra, base_likra))
-    status = "unclear" if math.isnan(lo) else "held" if -CLOSE <= lo and hi <= CLOSE else (
+    n, _ = _final_by_seed(rec["rows"], "rule", "accuracy", rule="likra")
+    seeds, both, text = difference(rec, n, {"rule": "likra"}, {"rule": "base-likra"})
+    _, lo, hi = both or seeds
+    status = "unclear" if math.isnan(seeds[1]) else "held" if -CLOSE <= lo and hi <= CLOSE else (
         "not held" if lo > CLOSE or hi < -CLOSE else "unclear")
-    return Verdict(status, f"at {n} examples: Likra - Base-Likra {fmt(m, lo, hi)} (close: within +-{CLOSE})")
+    return Verdict(status, f"at {n} examples: Likra - Base-Likra {text} (close: within +-{CLOSE})")
 
 
 def judge_f(rec: dict) -> Verdict:
@@ -194,7 +220,8 @@ def judge_all(folder: Path) -> list[dict]:
 
 
 def markdown(verdicts: list[dict]) -> str:
-    lines = ["| claim | verdict | numbers (mean [95% CI across seeds]) |", "|---|---|---|"]
+    lines = ["| claim | verdict | numbers (mean [95% CI across seeds]; with questions: the 95% CI that also counts "
+             "the test's questions) |", "|---|---|---|"]
     lines += [f"| ({v['claim']}) {v['text']} | **{v['status']}** | {v['numbers']} |" for v in verdicts]
     return "\n".join(lines) + "\n"
 

@@ -4,6 +4,7 @@ seeds. Also the per-example gain of negatives against positives (docs/RESULTS.md
 
 from __future__ import annotations
 
+from likra.experiments.outcomes import Outcomes
 from likra.experiments.plots import band_plot
 from likra.experiments.session import Session, log, short
 from likra.experiments.stats import mean_interval, summarise
@@ -57,13 +58,17 @@ def largest_jump(summary: list[dict]) -> tuple[int, int] | None:
 
 
 def run(s: Session) -> dict:
-    rows = []
+    rows, outcomes = [], Outcomes()
     for seed in s.cfg.seeds:
-        rows += accuracy_rows(s.evaluate(s.train(seed)), seed, s.cfg.norm)
+        table = s.evaluate(s.train(seed))
+        rows += accuracy_rows(table, seed, s.cfg.norm)
+        for cp in table.checkpoints:
+            for rule in RULES:
+                outcomes.add(table, rule, s.cfg.norm, cp, seed=seed, rule=rule)
     summary = summarise(rows, ("rule", "examples"), "accuracy")
     present = {r["examples"] for r in summary}
     windows = [w for w in (WINDOW, largest_jump(summary)) if w and set(w) <= present]
-    extra = {"gain": [gains(rows, w) for w in dict.fromkeys(windows)]}
+    extra = {"gain": [gains(rows, w) for w in dict.fromkeys(windows)], "questions": outcomes.record()}
     record = s.write("curve", rows, summary, extra)
     plot(summary, s)
     for g in extra["gain"]:

@@ -6,6 +6,7 @@ samples for the same questions: experiments/mined.py)."""
 
 from __future__ import annotations
 
+from likra.experiments.outcomes import Outcomes
 from likra.experiments.plots import band_plot
 from likra.experiments.session import Session, log, short
 from likra.experiments.stats import format_interval, summarise
@@ -29,27 +30,26 @@ def paired(pos_table: ScoreTable, neg_table: ScoreTable) -> ScoreTable:
     return table
 
 
-def rows_for(table: ScoreTable, seed: int, kind: str, norm: str) -> list[dict]:
+def rows_for(table: ScoreTable, seed: int, kind: str, norm: str, outcomes: Outcomes) -> list[dict]:
     rows = []
     for cp in table.checkpoints:
-        for rule in ("likra", "base-likra"):
+        series = [(kind, "likra"), (kind, "base-likra")] + ([("sft", "sft")] if kind == "near-miss" else [])
+        for name, rule in series:  # near-miss also carries the shared positive head's own curve, for reference
             a = accuracy(table, rule, 1.0, norm, cp)
-            rows.append({"seed": seed, "kind": kind, "rule": rule, "examples": int(cp), "accuracy": a.acc, "n": a.n})
-        if kind == "near-miss":  # the shared positive head's own curve, for reference
-            a = accuracy(table, "sft", 1.0, norm, cp)
-            rows.append({"seed": seed, "kind": "sft", "rule": "sft", "examples": int(cp), "accuracy": a.acc, "n": a.n})
+            rows.append({"seed": seed, "kind": name, "rule": rule, "examples": int(cp), "accuracy": a.acc, "n": a.n})
+            outcomes.add(table, rule, norm, cp, seed=seed, kind=name, rule=rule)
     return rows
 
 
 def run(s: Session) -> dict:
-    rows = []
+    rows, outcomes = [], Outcomes()
     for seed in s.cfg.seeds:
         curve_table = s.evaluate(s.train(seed))
         for kind in s.cfg.negative_kinds:
             neg_table = curve_table if kind == "near-miss" else s.evaluate(s.train(seed, kind))
-            rows += rows_for(paired(curve_table, neg_table), seed, kind, s.cfg.norm)
+            rows += rows_for(paired(curve_table, neg_table), seed, kind, s.cfg.norm, outcomes)
     summary = summarise(rows, ("kind", "rule", "examples"), "accuracy")
-    record = s.write("negatives", rows, summary)
+    record = s.write("negatives", rows, summary, {"questions": outcomes.record()})
     plot(summary, s)
     final = max(r["examples"] for r in summary)
     for r in sorted((r for r in summary if r["examples"] == final and r["rule"] in ("likra", "sft")), key=lambda r: -r["mean"]):

@@ -49,3 +49,39 @@ def format_interval(mean: float, low: float, high: float, digits: int = 3) -> st
     if math.isnan(low):
         return f"{mean:.{digits}f} (one seed: no interval)"
     return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def crossed_interval(matrix: Sequence[Sequence[float]]) -> tuple[float, float, float]:
+    """(mean, low, high): a 95% interval for the grand mean of a seeds x questions matrix (e.g. 1 where
+    Likra is right and SFT wrong, -1 the other way round, 0 where they agree) that counts both sources of
+    variation: which seeds trained the heads, and which questions the test drew.
+
+    Two-way crossed random effects: the ANOVA mean squares of seeds (MS_S), questions (MS_Q) and the
+    residual (MS_E) estimate Var(mean) = (MS_S + MS_Q - MS_E) / (S Q); a variance component estimated
+    below 0 is set to 0 and dropped from that sum, and the t quantile takes Satterthwaite's degrees of
+    freedom (few seeds: wide). Its limits: seeds that agree on every question give the t interval over
+    questions; questions that agree within every seed give the t interval over seeds; one seed gives the
+    paired t interval over questions (training variance is then not measured)."""
+    n_seeds = len(matrix)
+    n_q = len(matrix[0]) if n_seeds else 0
+    if any(len(row) != n_q for row in matrix):
+        raise ValueError("every seed needs a value for every question, in the same order")
+    if n_seeds == 0 or n_q == 0:
+        return math.nan, math.nan, math.nan
+    if n_seeds == 1 or n_q == 1:
+        return mean_interval([x for row in matrix for x in row])
+    m = sum(map(sum, matrix)) / (n_seeds * n_q)
+    seed_means = [sum(row) / n_q for row in matrix]
+    q_means = [sum(col) / n_seeds for col in zip(*matrix)]
+    ms_s = n_q * sum((x - m) ** 2 for x in seed_means) / (n_seeds - 1)
+    ms_q = n_seeds * sum((x - m) ** 2 for x in q_means) / (n_q - 1)
+    df_e = (n_seeds - 1) * (n_q - 1)
+    ms_e = sum((x - rs - cq + m) ** 2 for row, rs in zip(matrix, seed_means) for x, cq in zip(row, q_means)) / df_e
+    keep_s, keep_q = ms_s > ms_e, ms_q > ms_e  # positive seed and question variance components
+    terms = [(1.0 * keep_s, ms_s, n_seeds - 1), (1.0 * keep_q, ms_q, n_q - 1), (1.0 - keep_s - keep_q, ms_e, df_e)]
+    var = sum(c * ms for c, ms, _ in terms) / (n_seeds * n_q)
+    if var <= 0:
+        return m, m, m
+    df = (var * n_seeds * n_q) ** 2 / sum((c * ms) ** 2 / d for c, ms, d in terms if c)
+    half = t975(max(1, int(df))) * math.sqrt(var)
+    return m, m - half, m + half
