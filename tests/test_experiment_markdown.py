@@ -96,3 +96,23 @@ def test_refresh_renders_stale_blocks_again_and_leaves_the_rest(tmp_path, capsys
     assert text == prose + "<!-- record:exp/curve at=4 -->\n" + table(curve_record(), [4]) + "<!-- /record -->\n\nmore prose\n"
     assert "1 record and 0 claims block(s); updated" in capsys.readouterr().out
     assert refresh(text, tmp_path / "results") == text  # a fresh document is left as it is
+
+
+def test_objectives_compare_view_pairs_each_method_with_sft_and_likra_by_seed_and_question():
+    from likra.experiments.stats import crossed_interval, mean_interval
+
+    outcomes = {("Likra", 0): "1101", ("Likra", 1): "1110", ("SFT", 0): "1000", ("SFT", 1): "0100",
+                ("dpo", 0): "1100", ("dpo", 1): "1100"}
+    rows = [{"seed": s, "method": m, "examples": 8, "accuracy": b.count("1") / 4} for (m, s), b in outcomes.items()]
+    summary = [summary_row(8, *mean_interval([r["accuracy"] for r in rows if r["method"] == m]), method=m)
+               for m in ("Likra", "SFT", "dpo")]
+    record = {"experiment": "objectives", "summary": summary, "rows": rows, "questions": {
+        "ids": ["a", "b", "c", "d"],
+        "correct": [{"seed": s, "method": m, "examples": 8, "correct": b} for (m, s), b in outcomes.items()]}}
+    lines = table(record, view="compare").splitlines()
+    assert lines[0] == "| method | accuracy at 8 | minus SFT | minus Likra |"
+    dpo = lines[4].split(" | ")
+    m, lo, hi = mean_interval([0.5 - 0.25, 0.5 - 0.25])
+    _, qlo, qhi = crossed_interval([[0, 1, 0, 0], [1, 0, 0, 0]])
+    assert dpo[0] == "| dpo" and dpo[2] == f"{m:.3f} [{lo:.3f}, {hi:.3f}]; with questions [{qlo:.3f}, {qhi:.3f}]"
+    assert lines[3].split(" | ")[2] == "-"  # SFT against itself

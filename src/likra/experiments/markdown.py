@@ -90,10 +90,10 @@ def table(record: dict, at: list[int] | None = None, view: str = "default") -> s
     from likra.errors import ConfigError
 
     name = record["experiment"]
-    if view == "steps":
-        return steps_table(record)
+    if (name, view) in WHOLE:
+        return WHOLE[(name, view)](record)
     if (name, view) not in VIEWS:
-        known = ", ".join(f"{n}/{v}" for n, v in VIEWS) + ", objectives/steps"
+        known = ", ".join(f"{n}/{v}" for n, v in [*VIEWS, *WHOLE])
         raise ConfigError(f"no markdown view {view!r} for experiment {name!r}; views: {known}")
     v = VIEWS[(name, view)]
     shown = [r for r in record["summary"] if v.keep(r)]
@@ -122,6 +122,26 @@ def steps_table(record: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def compare_table(record: dict) -> str:
+    """objectives: each method at the last checkpoint, and its difference from SFT and from Likra, paired
+    by seed (and by question where the record keeps outcomes: claims.difference)."""
+    from likra.experiments.claims import difference
+
+    final = max(r["examples"] for r in record["summary"])
+    at = {r["method"]: r for r in record["summary"] if r["examples"] == final}
+    lines = [f"| method | accuracy at {final} | minus SFT | minus Likra |", "|---|---|---|---|"]
+    for method, r in at.items():
+        vs = [difference(record, final, {"method": method}, {"method": ref})[2] if ref != method and ref in at else "-"
+              for ref in ("SFT", "Likra")]
+        lines.append(f"| {method} | {cell(r)} | {vs[0]} | {vs[1]} |")
+    return "\n".join(lines) + "\n"
+
+
+WHOLE: dict[tuple[str, str], Callable[[dict], str]] = {("objectives", "steps"): steps_table,
+                                                       ("objectives", "compare"): compare_table}
+"""Views of a whole record rather than of its summary at chosen counts."""
+
+
 def write(out: Path, record: dict) -> Path | None:
     """OUT/NAME.md for an experiment with a view (atomically); None for one without."""
     from likra.io_utils import atomic_write_text
@@ -129,7 +149,7 @@ def write(out: Path, record: dict) -> Path | None:
     name = record["experiment"]
     if (name, "default") not in VIEWS:
         return None
-    text = table(record) + (("\n" + steps_table(record)) if record.get("steps") else "")
+    text = "\n".join(table(record, view=v) for n, v in [*VIEWS, *WHOLE] if n == name)
     path = out / f"{name}.md"
     atomic_write_text(path, text)
     return path

@@ -6,6 +6,7 @@ per-character log-likelihood and, for those trained against the base model, by t
 
 from __future__ import annotations
 
+from likra.experiments.outcomes import Outcomes
 from likra.experiments.plots import band_plot
 from likra.experiments.session import Session, log, short
 from likra.experiments.curve import WINDOW
@@ -19,7 +20,8 @@ PALETTE = ("#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7
 REFERENCE_BASED = {"dpo", "kto", "infonca"}  # trained on log-ratios to the base model: their reward is head - base
 
 
-def method_rows(table: ScoreTable, seed: int, method: str, rules: dict[str, str], norm: str) -> list[dict]:
+def method_rows(table: ScoreTable, seed: int, method: str, rules: dict[str, str], norm: str,
+                outcomes: Outcomes) -> list[dict]:
     """Accuracy at every checkpoint of each (label -> rule) for one method's table."""
     rows = []
     for cp in table.checkpoints:
@@ -27,19 +29,20 @@ def method_rows(table: ScoreTable, seed: int, method: str, rules: dict[str, str]
             a = accuracy(table, rule, 1.0, norm, cp)
             rows.append({"seed": seed, "method": label, "objective": method, "rule": rule, "examples": int(cp),
                          "accuracy": a.acc, "n": a.n})
+            outcomes.add(table, rule, norm, cp, seed=seed, method=label)
     return rows
 
 
 def run(s: Session) -> dict:
-    rows = []
+    rows, outcomes = [], Outcomes()
     for seed in s.cfg.seeds:
         rows += method_rows(s.evaluate(s.train(seed)), seed, "nll",
-                            {"Likra": "likra", "SFT": "sft", "Base-Likra": "base-likra"}, s.cfg.norm)
+                            {"Likra": "likra", "SFT": "sft", "Base-Likra": "base-likra"}, s.cfg.norm, outcomes)
         for name in s.cfg.objectives:
             rules = {name: "sft"} | ({f"{name} (reward)": "reward"} if name in REFERENCE_BASED else {})
-            rows += method_rows(s.evaluate(s.train(seed, objective=name)), seed, name, rules, s.cfg.norm)
+            rows += method_rows(s.evaluate(s.train(seed, objective=name)), seed, name, rules, s.cfg.norm, outcomes)
     summary = summarise(rows, ("method", "examples"), "accuracy")
-    record = s.write("objectives", rows, summary, {"steps": steps(rows, summary)})
+    record = s.write("objectives", rows, summary, {"steps": steps(rows, summary), "questions": outcomes.record()})
     plot(summary, s)
     final = max(r["examples"] for r in summary)
     for r in sorted((r for r in summary if r["examples"] == final), key=lambda r: -r["mean"]):
