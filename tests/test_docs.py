@@ -81,6 +81,10 @@ def test_readme_headline_is_the_committed_three_seed_curve():
     assert f"to {ci(at[('likra', 1024)])} acc_norm after 1024 examples" in readme
     assert f"SFT reaches {ci(at[('sft', 1024)])}" in readme
     assert f"{ratio['mean']:.1f}x [{ratio['low']:.1f}, {ratio['high']:.1f}]" in readme
+    from likra.experiments.claims import difference
+
+    _, (m, lo, hi), _ = difference(curve, 1024, {"rule": "likra"}, {"rule": "sft"})
+    assert f"Likra - SFT: {m:+.3f}, [{lo:.3f}, {hi:.3f}] when the interval also counts which 500 questions" in readme
 
 
 CLAIMS = ("smollm2-arc-1024", "smollm2-winogrande-1024")
