@@ -91,8 +91,9 @@ def run(s: Session) -> dict:
 
 
 def plot(summary: list[dict], s: Session) -> None:
-    fig, axes = panels(2, f"{short(s.cfg.model)}: change of per-character log-likelihood relative to the base model, "
-                          f"{s.cfg.eval_benchmark} {s.cfg.eval_split} questions ({len(s.cfg.seeds)} seed(s), 95% band)")
+    n = len(s.cfg.seeds)
+    fig, axes = panels(2, f"{short(s.cfg.model)}: where each head moves the answers to {s.cfg.eval_benchmark} "
+                          f"{s.cfg.eval_split} questions ({n} seed{'s' if n > 1 else ''}, 95% band)")
     for ax, head in zip(axes, ("pos", "neg")):
         for answer, colour in zip(ANSWERS, COLOURS):
             points = [{"x": r["examples"], **r} for r in summary if (r["head"], r["answer"]) == (head, answer)]
