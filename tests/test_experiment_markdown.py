@@ -116,3 +116,19 @@ def test_objectives_compare_view_pairs_each_method_with_sft_and_likra_by_seed_an
     _, qlo, qhi = crossed_interval([[0, 1, 0, 0], [1, 0, 0, 0]])
     assert dpo[0] == "| dpo" and dpo[2] == f"{m:.3f} [{lo:.3f}, {hi:.3f}]; with questions [{qlo:.3f}, {qhi:.3f}]"
     assert lines[3].split(" | ")[2] == "-"  # SFT against itself
+
+
+def test_negatives_compare_view_against_sft_and_near_miss_one_seed_over_questions_only():
+    from likra.experiments.stats import mean_interval
+
+    outcomes = {("near-miss", "likra"): "1110", ("sft", "sft"): "1000", ("mined", "likra"): "1100",
+                ("near-miss", "base-likra"): "0000"}
+    rows = [{"seed": 0, "kind": k, "rule": r, "examples": 8, "accuracy": b.count("1") / 4} for (k, r), b in outcomes.items()]
+    summary = [summary_row(8, r["accuracy"], kind=r["kind"], rule=r["rule"]) for r in rows]
+    record = {"experiment": "negatives", "summary": summary, "rows": rows, "questions": {"ids": list("abcd"), "correct": [
+        {"seed": 0, "kind": k, "rule": r, "examples": 8, "correct": b} for (k, r), b in outcomes.items()]}}
+    lines = table(record, view="compare").splitlines()
+    assert lines[0] == "| negatives | accuracy at 8 | minus SFT | minus near-miss |"
+    assert [line.split(" | ")[0] for line in lines[2:]] == ["| Likra, near-miss", "| SFT", "| Likra, mined"]
+    _, lo, hi = mean_interval([0, 1, 0, 0])  # mined - SFT per question: one seed, so over questions only
+    assert lines[4].split(" | ")[2] == f"0.250 (one seed; over questions only [{lo:.3f}, {hi:.3f}])"

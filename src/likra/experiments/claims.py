@@ -70,8 +70,9 @@ def difference(rec: dict, examples: int, a: dict, b: dict, **match) -> tuple[tup
     both = crossed_interval(matrix) if matrix else None
     if both is None:
         return seeds, None, fmt(*seeds)
-    label = "with questions" if len(matrix) > 1 else "questions only"
-    return seeds, both, f"{fmt(*seeds)}; {label} [{both[1]:.3f}, {both[2]:.3f}]"
+    if len(matrix) == 1:
+        return seeds, both, f"{seeds[0]:.3f} (one seed; over questions only [{both[1]:.3f}, {both[2]:.3f}])"
+    return seeds, both, f"{fmt(*seeds)}; with questions [{both[1]:.3f}, {both[2]:.3f}]"
 
 
 def verdict_side(seeds: tuple, both: tuple | None, threshold: float = 0.0) -> str:

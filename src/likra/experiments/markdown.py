@@ -122,23 +122,44 @@ def steps_table(record: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def compare_table(record: dict) -> str:
-    """objectives: each method at the last checkpoint, and its difference from SFT and from Likra, paired
-    by seed (and by question where the record keeps outcomes: claims.difference)."""
+@dataclass(frozen=True)
+class Compare:
+    """A view of each series at the last checkpoint against references, paired by seed (and by question
+    where the record keeps outcomes: claims.difference)."""
+    header: str
+    """The first column's header."""
+    select: Callable[[dict], dict | None]
+    """A summary row -> the keys that select its series' rows (None: not shown)."""
+    label: Callable[[dict], str]
+    """A series' name from its summary row."""
+    refs: tuple[tuple[str, dict], ...]
+    """(header, the keys that select it) of each reference."""
+
+
+def compare_table(record: dict, spec: Compare) -> str:
     from likra.experiments.claims import difference
 
     final = max(r["examples"] for r in record["summary"])
-    at = {r["method"]: r for r in record["summary"] if r["examples"] == final}
-    lines = [f"| method | accuracy at {final} | minus SFT | minus Likra |", "|---|---|---|---|"]
-    for method, r in at.items():
-        vs = [difference(record, final, {"method": method}, {"method": ref})[2] if ref != method and ref in at else "-"
-              for ref in ("SFT", "Likra")]
-        lines.append(f"| {method} | {cell(r)} | {vs[0]} | {vs[1]} |")
+    shown = [(spec.select(r), r) for r in record["summary"] if r["examples"] == final and spec.select(r)]
+    present = [sel for sel, _ in shown]
+    lines = [f"| {spec.header} | accuracy at {final} | " + " | ".join(f"minus {h}" for h, _ in spec.refs) + " |",
+             "|" + "---|" * (2 + len(spec.refs))]
+    for sel, r in shown:
+        vs = [difference(record, final, sel, ref)[2] if ref != sel and ref in present else "-" for _, ref in spec.refs]
+        lines.append(f"| {spec.label(r)} | {cell(r)} | " + " | ".join(vs) + " |")
     return "\n".join(lines) + "\n"
 
 
-WHOLE: dict[tuple[str, str], Callable[[dict], str]] = {("objectives", "steps"): steps_table,
-                                                       ("objectives", "compare"): compare_table}
+COMPARE = {
+    "objectives": Compare("method", lambda r: {"method": r["method"]}, lambda r: r["method"],
+                          (("SFT", {"method": "SFT"}), ("Likra", {"method": "Likra"}))),
+    "negatives": Compare("negatives", lambda r: {"kind": r["kind"], "rule": r["rule"]} if r["rule"] in ("likra", "sft")
+                         else None, lambda r: "SFT" if r["kind"] == "sft" else f"Likra, {r['kind']}",
+                         (("SFT", {"kind": "sft", "rule": "sft"}), ("near-miss", {"kind": "near-miss", "rule": "likra"}))),
+}
+WHOLE: dict[tuple[str, str], Callable[[dict], str]] = {
+    ("objectives", "steps"): steps_table,
+    **{(name, "compare"): (lambda record, spec=spec: compare_table(record, spec)) for name, spec in COMPARE.items()}}
 """Views of a whole record rather than of its summary at chosen counts."""
 
 
