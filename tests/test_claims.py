@@ -103,6 +103,12 @@ def test_f_separation_per_head(tmp_path):
                       "delta_loglik": wrong}]
     write(tmp_path, "mass", {"rows": rows})
     assert verdicts(tmp_path)["f"]["status"] == "held"  # neg separates 0.10-0.12, pos 0.02
+    # per question the difference is +0.08..0.10 on average but spread from -1 to +1: not sure over questions
+    spread = [{"seed": s, "examples": 1024, "values": [1.0 + 0.08 + 0.01 * s, -1.0 + 0.08 + 0.01 * s] * 5}
+              for s in range(3)]
+    write(tmp_path, "mass", {"rows": rows, "questions": {"ids": [str(i) for i in range(10)], "separation": spread}})
+    v = verdicts(tmp_path)["f"]
+    assert v["status"] == "unclear" and "with questions [" in v["numbers"]
 
 
 def test_cli_prints_the_table_and_names_missing_records(tmp_path, capsys):

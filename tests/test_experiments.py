@@ -177,6 +177,14 @@ def test_mass_moves_relative_to_the_base_model(exp):
     # the negative head, trained hard on near-misses, raises the most likely incorrect answer most
     neg = {r["answer"]: float(r["delta_loglik"]) for r in rows if (r["seed"], r["head"], r["examples"]) == ("0", "neg", "8")}
     assert neg["most likely incorrect"] > 0
+    record = json.loads((out / "mass.json").read_text())  # (f) per question: its mean is the seed's separation
+    for kept in record["questions"]["separation"]:
+        at = {(r["head"], r["answer"]): float(r["delta_loglik"]) for r in rows
+              if (int(r["seed"]), int(r["examples"])) == (kept["seed"], 8)}
+        wrong = "most likely incorrect"
+        d = (at[("neg", wrong)] - at[("neg", "correct")]) - (at[("pos", "correct")] - at[("pos", wrong)])
+        assert kept["examples"] == 8 and len(kept["values"]) == 5
+        assert sum(kept["values"]) / 5 == pytest.approx(d, abs=1e-5)
 
 
 def test_mass_is_scored_once_and_again_when_its_answers_change(exp, capsys):

@@ -66,7 +66,12 @@ def difference(rec: dict, examples: int, a: dict, b: dict, **match) -> tuple[tup
     pick = lambda sel: {r["seed"]: r["accuracy"] for r in rec["rows"] if r["examples"] == examples  # noqa: E731
                         and all(r.get(k) == v for k, v in {**match, **sel}.items())}
     seeds = _ci(paired(pick(a), pick(b)))
-    matrix = difference_matrix(rec, examples, {**match, **a}, {**match, **b})
+    return with_questions(seeds, difference_matrix(rec, examples, {**match, **a}, {**match, **b}))
+
+
+def with_questions(seeds: tuple, matrix: list[list[float]] | None) -> tuple[tuple, tuple | None, str]:
+    """(the interval across seeds, the one across seeds and questions from the seeds x questions `matrix`
+    or None without one, their text)."""
     both = crossed_interval(matrix) if matrix else None
     if both is None:
         return seeds, None, fmt(*seeds)
@@ -182,10 +187,12 @@ def judge_f(rec: dict) -> Verdict:
     wrong = "most likely incorrect"
     s_pos = {s: at[(s, "pos", "correct")] - at[(s, "pos", wrong)] for s in seeds}
     s_neg = {s: at[(s, "neg", wrong)] - at[(s, "neg", "correct")] for s in seeds}
-    d = _ci(paired(s_neg, s_pos))
-    return Verdict(side(d[1], d[2]), f"at {n} examples, separation (per-character log-likelihood): negative head "
-                                     f"{fmt(*_ci(list(s_neg.values())))}, positive head "
-                                     f"{fmt(*_ci(list(s_pos.values())))}; difference {fmt(*d)}")
+    kept = {e["seed"]: e["values"] for e in (rec.get("questions") or {}).get("separation", []) if e["examples"] == n}
+    matrix = [kept[s] for s in seeds] if kept and all(s in kept for s in seeds) else None
+    d, both, text = with_questions(_ci(paired(s_neg, s_pos)), matrix)
+    return Verdict(verdict_side(d, both), f"at {n} examples, separation (per-character log-likelihood): negative "
+                                          f"head {fmt(*_ci(list(s_neg.values())))}, positive head "
+                                          f"{fmt(*_ci(list(s_pos.values())))}; difference {text}")
 
 
 CLAIMS = (

@@ -79,13 +79,31 @@ def rows_for(table: ScoreTable, seed: int) -> list[dict]:
     return rows
 
 
+def separation(table: ScoreTable, checkpoint: str) -> tuple[list[str], list[float]]:
+    """Per question at `checkpoint`: the separation the negative head adds (most likely incorrect minus
+    correct, relative to base) minus the positive head's (correct minus most likely incorrect): what claim
+    (f) averages, kept per question so that its interval can count the questions (claims.judge_f)."""
+    base = choice_scores(table, "base", 1.0, "char")
+    pos, neg = (choice_scores(table, rule, 1.0, "char", checkpoint) for rule in ("sft", "neg"))
+    keys = sorted(base)
+    values = []
+    for k in keys:
+        delta = {name: [x - b for x, b in zip(head[k][0], base[k][0])] for name, head in (("pos", pos), ("neg", neg))}
+        values.append((delta["neg"][1] - delta["neg"][0]) - (delta["pos"][0] - delta["pos"][1]))  # 0 correct, 1 wrong
+    return ["/".join(k) for k in keys], [round(v, 6) for v in values]
+
+
 def run(s: Session) -> dict:
-    rows = []
+    rows, kept = [], {"ids": [], "separation": []}
     for seed in s.cfg.seeds:
         curve_table = s.evaluate(s.train(seed))
-        rows += rows_for(score_mass(s, seed, curve_table), seed)
+        table = score_mass(s, seed, curve_table)
+        rows += rows_for(table, seed)
+        final = max(table.checkpoints, key=int)
+        kept["ids"], values = separation(table, final)
+        kept["separation"].append({"seed": seed, "examples": int(final), "values": values})
     summary = summarise(rows, ("head", "answer", "examples"), "delta_loglik")
-    record = s.write("mass", rows, summary)
+    record = s.write("mass", rows, summary, {"questions": kept})
     plot(summary, s)
     return record
 
