@@ -294,6 +294,14 @@ def build_parser() -> argparse.ArgumentParser:
 EXPECTED = (LikraError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that Python's flush at exit does not fail on the closed pipe again."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (e.g. captured in tests)
+        sys.stdout = open(os.devnull, "w")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["lm-eval"]:  # every later argument is lm-eval's own
@@ -312,6 +320,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"\nlikra {args.command}: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader left (`likra ... | head`): not an error of likra's; say nothing more
+        _silence_stdout()
+        return 141  # 128 + SIGPIPE, as a shell reports a command a closed pipe stopped
     except EXPECTED as e:
         if args.debug:
             raise

@@ -1,0 +1,88 @@
+"""`status`: what an experiment folder holds, for runs that span sessions: each run's heads (examples
+trained of those it will see), each of its evaluations (done, or how many scoring passes of how many
+are saved), mined files, and every record with its seeds and time. Reads files only: no model, no torch."""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from pathlib import Path
+
+from likra.experiments.session import Session
+
+
+def _json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def head_status(run: Path, head: str, total: int | None) -> str:
+    state = _json(run / head / "train_state" / "state.json")
+    if state is None:
+        return f"{head} not started"
+    of = f"/{total}" if total else ""
+    return f"{head} {state['examples_seen']}{of}" + ("" if state["finished"] else " (training)")
+
+
+def eval_status(folder: Path, stem: str = "scores", done: str = "results.json") -> str:
+    """'done', 'P/T passes' from a partial table (STEM.partial.csv and its record), or 'not started'."""
+    if (folder / done).exists():
+        return "done"
+    shape = _json(folder / f"{stem}.partial.json")
+    if shape is None:
+        return "not started"
+    shape = shape.get("shape", shape)
+    with open(folder / f"{stem}.partial.csv", newline="", encoding="utf-8") as f:
+        passes = len({(r["head"], r["checkpoint"]) for r in csv.DictReader(f)})
+    total = 1 + len(shape.get("heads", [])) * len(shape.get("checkpoints", []))  # the base model, then each head
+    return f"{passes}/{total} passes"
+
+
+def run_line(run: Path, root: Path) -> str:
+    record = _json(run / "run.json") or {}
+    total = (record.get("data") or {}).get("used")
+    heads = [h for h in ("pos", "neg") if (run / h).is_dir()]
+    evals = sorted(p for p in (run / "eval").glob("*") if p.is_dir()) if (run / "eval").is_dir() else []
+    scored = [f"{p.name} {eval_status(p)}" for p in evals]
+    if any((run / "eval").glob("mass-scores*")):  # the mass experiment's table of the same run
+        scored.append(f"mass {eval_status(run / 'eval', 'mass-scores', 'mass-scores.json')}")
+    scored = ", ".join(scored) or "not evaluated"
+    return f"  {str(run.relative_to(root)):<40} " + ", ".join(head_status(run, h, total) for h in heads) + f"; eval {scored}"
+
+
+def runs(root: Path) -> list[Path]:
+    found = [p for pattern in ("seed-*", "negatives/*/seed-*", "objectives/*/seed-*") for p in sorted(root.glob(pattern))]
+    return [p for p in found if p.is_dir()]
+
+
+def record_line(path: Path) -> str:
+    rec = _json(path) or {}
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
+    cfg = rec.get("config") or {}
+    what = {"negatives": cfg.get("negative_kinds"), "objectives": cfg.get("objectives")}.get(rec.get("experiment"))
+    extra = f"; {', '.join(what)}" if what else ""
+    seeds = rec.get("seeds")
+    return f"  {path.name:<20} seeds {','.join(map(str, seeds)) if seeds else '-'}{extra} ({when})"
+
+
+def report(root: Path) -> str:
+    lines = [f"{root}:", "runs (examples trained per head; evaluations):"]
+    lines += [run_line(r, root) for r in runs(root)] or ["  none"]
+    mined = sorted((root / "negatives" / "mined").glob("seed-*.jsonl"))
+    if mined:
+        lines.append("mined negatives: " + ", ".join(p.name for p in mined))
+    lines.append("records:")
+    lines += [record_line(p) for p in sorted(root.glob("*.json"))] or ["  none"]
+    return "\n".join(lines) + "\n"
+
+
+def run(s: Session) -> dict:
+    from likra.errors import ConfigError
+
+    if not s.out.is_dir():
+        raise ConfigError(f"{s.out}: no such experiment folder")
+    text = report(s.out)
+    return {"experiment": "status", "report": text, "files": []}

@@ -1,0 +1,67 @@
+"""`likra experiment status`: what an experiment folder holds, read from its files alone (no model):
+heads trained of those they will see, evaluations done or their saved passes, mined files, records."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+
+from likra.cli import main
+
+
+def put(path, obj):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(obj if isinstance(obj, str) else json.dumps(obj))
+
+
+def folder(tmp_path):
+    out = tmp_path / "exp"
+    run = out / "seed-0"
+    put(run / "run.json", {"data": {"used": 8}})
+    put(run / "pos" / "train_state" / "state.json", {"examples_seen": 8, "finished": True})
+    put(run / "neg" / "train_state" / "state.json", {"examples_seen": 4, "finished": False})
+    ev = run / "eval" / "arc_challenge-test"
+    header = "question_id,benchmark,choice,head,checkpoint,logprob,n_tokens,n_chars,n_bytes,gold,greedy\n"
+    rows = "".join(f"q{q},arc_challenge,{c},{h},{cp},-1.0,1,1,1,{int(c == 0)},0\n"
+                   for h, cp in (("base", "-"), ("pos", "1"), ("pos", "2")) for q in range(2) for c in range(2))
+    put(ev / "scores.partial.csv", header + rows)
+    put(ev / "scores.partial.json", {"heads": ["pos", "neg"], "checkpoints": [1, 2, 4, 8], "table_sha256": "x"})
+    dpo = out / "objectives" / "dpo" / "seed-1"
+    put(dpo / "run.json", {"data": {"used": 8}})
+    put(dpo / "pos" / "train_state" / "state.json", {"examples_seen": 8, "finished": True})
+    put(dpo / "eval" / "arc_challenge-test" / "results.json", {})
+    put(out / "negatives" / "mined" / "seed-0.jsonl", "")
+    put(out / "curve.json", {"experiment": "curve", "seeds": [0, 1], "config": {}})
+    put(out / "negatives.json", {"experiment": "negatives", "seeds": [0], "config": {"negative_kinds": ["near-miss", "mined"]}})
+    return out
+
+
+def test_status_lists_runs_passes_and_records(tmp_path, capsys):
+    out = folder(tmp_path)
+    assert main(["experiment", "status", "--out", str(out)]) == 0
+    lines = [line.split() for line in capsys.readouterr().out.splitlines()]
+    seed0 = next(line for line in lines if line[0] == "seed-0")
+    assert " ".join(seed0[1:]) == "pos 8/8, neg 4/8 (training); eval arc_challenge-test 3/9 passes"
+    dpo = next(line for line in lines if line[0] == "objectives/dpo/seed-1")
+    assert " ".join(dpo[1:]) == "pos 8/8; eval arc_challenge-test done"
+    assert ["mined", "negatives:", "seed-0.jsonl"] in lines
+    assert next(line for line in lines if line[0] == "curve.json")[1:3] == ["seeds", "0,1"]
+    assert next(line for line in lines if line[0] == "negatives.json")[1:5] == ["seeds", "0;", "near-miss,", "mined"]
+
+
+def test_status_of_a_missing_folder_is_a_clear_error(tmp_path, capsys):
+    assert main(["experiment", "status", "--out", str(tmp_path / "nope")]) == 2
+    assert "no such experiment folder" in capsys.readouterr().err
+
+
+class ClosedPipe(io.StringIO):
+    def write(self, s):
+        raise BrokenPipeError
+
+
+def test_a_closed_pipe_ends_quietly_not_as_a_likra_bug(tmp_path, capsys, monkeypatch):
+    out = folder(tmp_path)
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert main(["experiment", "status", "--out", str(out)]) == 141
+    assert "internal error" not in capsys.readouterr().err
