@@ -151,6 +151,8 @@ def compare_table(record: dict, spec: Compare) -> str:
 
 
 COMPARE = {
+    "curve": Compare("rule", lambda r: {"rule": r["rule"]}, lambda r: RULE_LABELS[r["rule"]],
+                     (("base", {"rule": "base"}), ("SFT", {"rule": "sft"}))),
     "objectives": Compare("method", lambda r: {"method": r["method"]}, lambda r: r["method"],
                           (("SFT", {"method": "SFT"}), ("Likra", {"method": "Likra"}))),
     "negatives": Compare("negatives", lambda r: {"kind": r["kind"], "rule": r["rule"]} if r["rule"] in ("likra", "sft")
