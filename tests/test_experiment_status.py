@@ -32,6 +32,7 @@ def folder(tmp_path):
     put(dpo / "pos" / "train_state" / "state.json", {"examples_seen": 8, "finished": True})
     put(dpo / "eval" / "arc_challenge-test" / "results.json", {})
     put(out / "negatives" / "mined" / "seed-0.jsonl", "")
+    put(out / "negatives" / "mined" / "seed-1.samples.partial", '{"kind": "x"}\n["a"]\n["b"]\n')
     put(out / "curve.json", {"experiment": "curve", "seeds": [0, 1], "config": {}})
     put(out / "negatives.json", {"experiment": "negatives", "seeds": [0], "config": {"negative_kinds": ["near-miss", "mined"]}})
     return out
@@ -46,6 +47,7 @@ def test_status_lists_runs_passes_and_records(tmp_path, capsys):
     dpo = next(line for line in lines if line[0] == "objectives/dpo/seed-1")
     assert " ".join(dpo[1:]) == "pos 8/8; eval arc_challenge-test done"
     assert ["mined", "negatives:", "seed-0.jsonl"] in lines
+    assert ["mining", "seed-1:", "2", "questions", "sampled", "so", "far"] in lines
     assert next(line for line in lines if line[0] == "curve.json")[1:3] == ["seeds", "0,1"]
     assert next(line for line in lines if line[0] == "negatives.json")[1:5] == ["seeds", "0;", "near-miss,", "mined"]
 

@@ -130,3 +130,35 @@ def test_sampling_config_refuses_bad_values(field, value):
     with pytest.raises(ConfigError) as e:
         SamplingConfig(**{field: value})
     assert e.value.field == f"sample.{field}"
+
+
+def test_cut_off_sampling_resumes_with_the_samples_of_an_uninterrupted_run(loaded, tmp_path, monkeypatch, capsys):
+    import likra.generation as generation
+
+    questions = [f"Question number {i}?" for i in range(5)]
+    cfg = SamplingConfig(k=2, seed=3, batch_size=2, max_new_tokens=4)
+    whole = sample_raw(loaded, questions, cfg)
+    journal = tmp_path / "mined.samples.partial"
+    real, calls = generation._sample_batch, []
+
+    def sample(*args, stop_after=None):
+        if stop_after is not None and len(calls) == stop_after:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(generation, "_sample_batch", lambda *a: sample(*a, stop_after=2))
+    with pytest.raises(KeyboardInterrupt):
+        sample_raw(loaded, questions, cfg, journal=journal)
+    assert len(journal.read_text().splitlines()) == 1 + 4  # the header, then two whole batches
+    with open(journal, "a", encoding="utf-8") as f:
+        f.write('["half a li')  # a batch cut off mid-write
+    calls.clear()
+    monkeypatch.setattr(generation, "_sample_batch", lambda *a: sample(*a))
+    assert sample_raw(loaded, questions, cfg, journal=journal) == whole
+    assert len(calls) == 1  # only the last batch was sampled again
+    calls.clear()
+    other = SamplingConfig(k=2, seed=4, batch_size=2, max_new_tokens=4)  # other settings never reuse the samples
+    resampled = sample_raw(loaded, questions, other, journal=journal)
+    assert len(calls) == 3 and "sampling again" in capsys.readouterr().err  # the likra logger: stderr
+    assert resampled == sample_raw(loaded, questions, other)

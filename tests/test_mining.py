@@ -15,7 +15,7 @@ from likra.data.questions import DataError, Question, normalise_answer
 from likra.errors import ConfigError
 from likra.generation import SamplingConfig
 from likra.mining import (CHECKERS, Checker, ChoiceMapper, MineItem, NormalisedMatch, check_items, default_checker,
-                          get_checker, load_mine_input, mine, report_path, write_mined)
+                          get_checker, journal_path, load_mine_input, mine, report_path, write_mined)
 from likra.paths import data_root
 
 HAS_ARC = (data_root() / "arc" / "ARC-Challenge-test.jsonl").is_file()
@@ -103,7 +103,7 @@ def test_choice_checker_needs_choices():
 
 def fake_sampler(answers: dict[str, list[str]]):
     """generate_for's stand-in: canned answers per question text."""
-    return lambda model, questions, cfg, progress=False: [list(answers[q]) for q in questions]
+    return lambda model, questions, cfg, progress=False, journal=None: [list(answers[q]) for q in questions]
 
 
 def test_mine_counts_add_up_and_keeps_only_wrong_answers(monkeypatch):
@@ -145,12 +145,16 @@ def tiny_loaded(model_dir):
 
 def test_mine_on_a_tiny_model_writes_a_file_load_user_file_reads(model_dir, tmp_path):
     items = [item(a, qid=f"q{i}") for i, a in enumerate(["carbon dioxide", "the sun", "100 degrees"])]
-    result = mine(tiny_loaded(model_dir), items, NormalisedMatch(), SamplingConfig(k=5, seed=3, max_new_tokens=6))
+    out = tmp_path / "m" / "mined.jsonl"
+    cfg = SamplingConfig(k=5, seed=3, max_new_tokens=6)
+    result = mine(tiny_loaded(model_dir), items, NormalisedMatch(), cfg, journal=journal_path(out))
+    assert journal_path(out).exists()  # the samples, saved batch by batch while mining
+    assert mine(tiny_loaded(model_dir), items, NormalisedMatch(), cfg).rows == result.rows  # the same as without it
     r = result.report
     assert r.sampled == 15 and r.correct + r.wrong + r.unjudged == r.generations <= 15
     assert r.with_negatives == len(result.rows) >= 1 and r.wrong == sum(len(row["negatives"]) for row in result.rows)
-    out = tmp_path / "m" / "mined.jsonl"
     assert write_mined(result, out) == report_path(out) == tmp_path / "m" / "mined.report.json"
+    assert not journal_path(out).exists()  # its work is in the written file
     assert json.loads(report_path(out).read_text())["generations"] == r.generations
     questions = load_user_file(out)
     assert [q.id for q in questions] == [row["id"] for row in result.rows]

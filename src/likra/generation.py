@@ -16,7 +16,8 @@ from __future__ import annotations
 import random
 import re
 import weakref
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
 from likra.checks import above, at_least, checked
@@ -82,25 +83,39 @@ def generate_answers(model: Any, question: str, k: int, seed: int, max_new_token
 
 
 def generate_for(model: Any, questions: Sequence[str], cfg: SamplingConfig, template: str = DEFAULT_TEMPLATE,
-                 progress: bool = False) -> list[list[str]]:
+                 progress: bool = False, journal: str | Path | None = None) -> list[list[str]]:
     """`generate_answers` for many questions, `cfg.batch_size` questions per `generate` call (left
-    padded); one cleaned answer list per question, in order."""
-    return [clean_answers(raw) for raw in sample_raw(model, questions, cfg, template, progress)]
+    padded); one cleaned answer list per question, in order. `journal`: see `sample_raw`."""
+    return [clean_answers(raw) for raw in sample_raw(model, questions, cfg, template, progress, journal)]
 
 
 def sample_raw(model: Any, questions: Sequence[str], cfg: SamplingConfig, template: str = DEFAULT_TEMPLATE,
-               progress: bool = False) -> list[list[str]]:
+               progress: bool = False, journal: str | Path | None = None) -> list[list[str]]:
     """The decoded new text of each of the k sequences per question, before any cleaning (a
-    sequence that stopped at a newline ends with it)."""
+    sequence that stopped at a newline ends with it). With `journal` (a file), each batch is saved as
+    it is sampled and a rerun resumes after the last whole batch, with the same samples as an
+    uninterrupted run (sample_journal.py); the caller removes the journal once its result is saved."""
     from tqdm.auto import tqdm
 
     hf_model, tokenizer, prefix = _parts(model)
     prompts = [template.format(question=q) for q in questions]
-    out: list[list[str]] = []
-    with tqdm(total=len(prompts), desc="sampling", unit="q", disable=not progress) as bar:
+    log = None
+    if journal is not None:
+        from likra.sample_journal import SampleJournal, fingerprint
+
+        identity = getattr(getattr(model, "loaded", model), "scores_identity", None)
+        log = SampleJournal(journal, fingerprint(prompts, asdict(cfg) | {"prefix": prefix}, identity),
+                            cfg.batch_size, len(prompts))
+    out: list[list[str]] = log.done() if log else []
+    with tqdm(total=len(prompts), initial=len(out), desc="sampling", unit="q", disable=not progress) as bar:
         for b, start in enumerate(range(0, len(prompts), cfg.batch_size)):
+            if start < len(out):  # saved by an earlier, cut-off run
+                continue
             batch = prompts[start:start + cfg.batch_size]
-            out += _sample_batch(hf_model, tokenizer, prefix, batch, cfg, _batch_seed(cfg.seed, b))
+            samples = _sample_batch(hf_model, tokenizer, prefix, batch, cfg, _batch_seed(cfg.seed, b))
+            if log:
+                log.append(samples)
+            out += samples
             bar.update(len(batch))
     return out
 

@@ -248,11 +248,12 @@ class MineResult:
 
 
 def mine(model: Any, items: Sequence[MineItem], checker: Checker, cfg: SamplingConfig,
-         progress: bool = False) -> MineResult:
+         progress: bool = False, journal: str | Path | None = None) -> MineResult:
     """Sample `cfg.k` answers per item from the base model of `model` (a LikraModel or LoadedModel),
-    judge them, and keep the wrong ones."""
+    judge them, and keep the wrong ones. `journal`: a file that saves the samples batch by batch, so a
+    cut-off run resumes (journal_path; write_mined removes it)."""
     check_items(items, checker)
-    answers = generate_for(model, [it.question.query for it in items], cfg, progress=progress)
+    answers = generate_for(model, [it.question.query for it in items], cfg, progress=progress, journal=journal)
     counts = dict.fromkeys(VERDICTS, 0)
     rows, examples = [], []
     for it, generated in zip(items, answers):
@@ -307,10 +308,18 @@ def report_path(out: str | Path) -> Path:
     return out.with_name(out.stem + ".report.json")
 
 
+def journal_path(out: str | Path) -> Path:
+    """Where the samples of a mined file are saved while it is mined: 'mined.jsonl' -> 'mined.samples.partial'."""
+    out = Path(out)
+    return out.with_name(out.stem + ".samples.partial")
+
+
 def write_mined(result: MineResult, out: str | Path) -> Path:
-    """Write the rows (JSONL) and the report beside them, each atomically; returns the report path."""
+    """Write the rows (JSONL) and the report beside them, each atomically, then remove the samples'
+    journal (journal_path), whose work they hold; returns the report path."""
     from likra.io_utils import atomic_write_json, atomic_write_text
 
     atomic_write_text(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in result.rows))
     atomic_write_json(report_path(out), result.report)
+    journal_path(out).unlink(missing_ok=True)
     return report_path(out)

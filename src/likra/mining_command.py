@@ -76,7 +76,7 @@ def _items(a) -> list:
 
 
 def cmd_mine(a) -> int:
-    from likra.mining import check_items, default_checker, get_checker, mine, write_mined
+    from likra.mining import check_items, default_checker, get_checker, journal_path, mine, write_mined
 
     cfg = _sampling(a)
     if Path(a.out).suffix.lower() not in (".jsonl", ".ndjson"):
@@ -87,7 +87,7 @@ def cmd_mine(a) -> int:
     from likra.models import load_model  # torch: only once the input is known good
 
     loaded = load_model(a.model or default(ModelConfig, "spec"), a.device or "auto", a.dtype or "auto", a.cache_dir)
-    result = mine(loaded, items, checker, cfg, progress=not a.quiet)
+    result = mine(loaded, items, checker, cfg, progress=not a.quiet, journal=journal_path(a.out))
     report_file = write_mined(result, a.out)
     r = result.report
     print(f"mined {r.questions} questions with checker {r.checker!r}: {r.generations} distinct answers of {r.sampled} "

@@ -19,7 +19,7 @@ from likra.experiments.session import Session, log
 def mined_file(s: Session, seed: int) -> Path:
     """OUT/negatives/mined/seed-S.jsonl: the seed's training questions with their mined negatives."""
     from likra.generation import SamplingConfig
-    from likra.mining import get_checker, mine, question_item, report_path, write_mined
+    from likra.mining import get_checker, journal_path, mine, question_item, report_path, write_mined
     from likra.pipeline import build_training_data
 
     path = s.out / "negatives" / "mined" / f"seed-{seed}.jsonl"
@@ -28,8 +28,9 @@ def mined_file(s: Session, seed: int) -> Path:
     data = build_training_data(s.train_config(seed).data)  # exactly the questions the curve's heads train on
     items = [question_item(q, s.cfg.benchmark) for q in data.questions]
     log(f"[{path}] mining: {len(items)} questions, checker match")
-    result = mine(s.loaded, items, get_checker("match"), SamplingConfig(seed=seed), progress=s.progress)
     path.parent.mkdir(parents=True, exist_ok=True)
+    result = mine(s.loaded, items, get_checker("match"), SamplingConfig(seed=seed), progress=s.progress,
+                  journal=journal_path(path))  # a stop mid-way resumes: mining 1024 questions takes an hour on a CPU
     write_mined(result, path)
     r = result.report
     log(f"[{path}] {r.with_negatives} of {r.questions} questions have a mined negative ({r.wrong} wrong, "

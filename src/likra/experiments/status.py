@@ -74,6 +74,9 @@ def report(root: Path) -> str:
     mined = sorted((root / "negatives" / "mined").glob("seed-*.jsonl"))
     if mined:
         lines.append("mined negatives: " + ", ".join(p.name for p in mined))
+    for journal in sorted((root / "negatives" / "mined").glob("seed-*.samples.partial")):  # mining under way
+        sampled = max(0, len(journal.read_text(encoding="utf-8").splitlines()) - 1)  # after the header line
+        lines.append(f"mining {journal.name.split('.')[0]}: {sampled} questions sampled so far")
     lines.append("records:")
     lines += [record_line(p) for p in sorted(root.glob("*.json"))] or ["  none"]
     return "\n".join(lines) + "\n"
