@@ -77,7 +77,7 @@ def test_objectives_steps_view():
     record = {"experiment": "objectives", "summary": [], "steps": [
         {"method": "Likra", "largest_jump": [64, 128], "jump": {"mean": 0.05, "low": 0.01, "high": 0.09},
          "critical": {"mean": 0.1, "low": NAN, "high": NAN}}]}
-    assert table(record, view="steps").splitlines()[2] == "| Likra | 64 -> 128 | +0.050 [+0.010, +0.090] | +0.100 |"
+    assert table(record, view="steps").splitlines()[2] == "| Likra | 64 -> 128 | +0.050 [+0.010, +0.090] | +0.100 | - |"
 
 
 def test_unknown_view_is_a_clear_error():

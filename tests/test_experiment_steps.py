@@ -37,3 +37,18 @@ def test_a_method_without_the_window_has_no_critical_rise():
     rows = rows_of({"orpo": {1: [0.2, 0.2], 2: [0.3, 0.25], 4: [0.3, 0.3]}})
     (st,) = steps(rows, summarise(rows, ("method", "examples"), "accuracy"))
     assert "critical" not in st and st["largest_jump"] == [1, 2]
+
+
+def test_per_example_gain_beyond_sft_is_claim_b_g_minus_for_likra():
+    # Likra - SFT grows from 0.04 to 0.10 over 64 -> 256 in every seed: 0.06 / 192 per example; SFT has none
+    rows = rows_of({"SFT": {64: [0.25, 0.26, 0.27], 128: [0.26, 0.27, 0.28], 256: [0.27, 0.28, 0.29]},
+                    "Likra": {64: [0.29, 0.30, 0.31], 128: [0.33, 0.34, 0.35], 256: [0.37, 0.38, 0.39]}})
+    out = {st["method"]: st for st in steps(rows, summarise(rows, ("method", "examples"), "accuracy"))}
+    assert out["Likra"]["per_example_beyond_sft"]["mean"] == pytest.approx(0.06 / 192)
+    assert "per_example_beyond_sft" not in out["SFT"]
+    from likra.experiments.curve import gains
+
+    curve_rows = [{"seed": r["seed"], "rule": r["method"].lower(), "examples": r["examples"], "accuracy": r["accuracy"]}
+                  for r in rows] + [{"seed": s, "rule": "base-likra", "examples": n, "accuracy": 0.2}
+                                    for s in range(3) for n in (64, 128, 256)]
+    assert gains(curve_rows, (64, 256))["neg"]["mean"] == pytest.approx(out["Likra"]["per_example_beyond_sft"]["mean"])

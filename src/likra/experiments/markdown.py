@@ -112,13 +112,24 @@ def table(record: dict, at: list[int] | None = None, view: str = "default") -> s
     return "\n".join(lines) + "\n"
 
 
+def scientific(r: dict) -> str:
+    """A per-example gain: '+4.5e-04 [+1.8e-04, +7.2e-04]'."""
+    mean, low, high = r["mean"], r["low"], r["high"]
+    if low is None or math.isnan(low):
+        return f"{mean:+.1e}"
+    return f"{mean:+.1e} [{low:+.1e}, {high:+.1e}]"
+
+
 def steps_table(record: dict) -> str:
     """objectives: per method, the doubling with the largest mean rise and the rise over 64 -> 256."""
-    lines = ["| method | largest rise (doubling) | its rise | rise 64 -> 256 |", "|---|---|---|---|"]
+    lines = ["| method | largest rise (doubling) | its rise | rise 64 -> 256 | beyond SFT per example, 64 -> 256 |",
+             "|---|---|---|---|---|"]
     for st in record.get("steps") or []:
         a, b = st["largest_jump"]
         critical = cell(st["critical"], True) if "critical" in st else "-"
-        lines.append(f"| {st['method']} | {a} -> {b} | {cell(st['jump'], True)} | {critical} |")
+        beyond = st.get("per_example_beyond_sft")
+        per = "-" if beyond is None else scientific(beyond)
+        lines.append(f"| {st['method']} | {a} -> {b} | {cell(st['jump'], True)} | {critical} | {per} |")
     return "\n".join(lines) + "\n"
 
 

@@ -68,8 +68,23 @@ def steps(rows: list[dict], summary: list[dict]) -> list[dict]:
         entry = {"method": method, "largest_jump": list(jump), "jump": rise(rows, method, jump)}
         if set(WINDOW) <= set(means):
             entry["critical"] = rise(rows, method, WINDOW)
+            if method != "SFT":
+                entry["per_example_beyond_sft"] = beyond_sft(rows, method, WINDOW)
         out.append(entry)
     return out
+
+
+def beyond_sft(rows: list[dict], method: str, window: tuple[int, int]) -> dict:
+    """Which learns most per negative example? Over `window`, the rise of (method - SFT) per added example,
+    paired by seed: what the negatives add on top of learning the same positives by NLL, per example (for
+    Likra it is claim (b)'s g-; each objective sees one negative with each positive, InfoNCA all of them)."""
+    acc = {(r["seed"], r["method"], r["examples"]): r["accuracy"] for r in rows}
+    a, b = window
+    seeds = sorted({r["seed"] for r in rows if r["method"] == method})
+    keys = [(seed, m, n) for seed in seeds for m in (method, "SFT") for n in window]
+    per = [((acc[(s, method, b)] - acc[(s, "SFT", b)]) - (acc[(s, method, a)] - acc[(s, "SFT", a)])) / (b - a)
+           for s in seeds if all(k in acc for k in keys if k[0] == s)]
+    return dict(zip(("mean", "low", "high"), mean_interval(per)))
 
 
 def rise(rows: list[dict], method: str, window: tuple[int, int]) -> dict:
