@@ -110,12 +110,12 @@ def test_objectives_compare_view_pairs_each_method_with_sft_and_likra_by_seed_an
         "ids": ["a", "b", "c", "d"],
         "correct": [{"seed": s, "method": m, "examples": 8, "correct": b} for (m, s), b in outcomes.items()]}}
     lines = table(record, view="compare").splitlines()
-    assert lines[0] == "| method | accuracy at 8 | minus SFT | minus Likra |"
-    dpo = lines[4].split(" | ")
+    assert lines[0] == "| method | examples | accuracy | minus SFT | minus Likra |"
+    dpo = lines[4].split(" | ")[1:]  # without the examples column
     m, lo, hi = mean_interval([0.5 - 0.25, 0.5 - 0.25])
     _, qlo, qhi = crossed_interval([[0, 1, 0, 0], [1, 0, 0, 0]])
-    assert dpo[0] == "| dpo" and dpo[2] == f"{m:.3f} [{lo:.3f}, {hi:.3f}]; with questions [{qlo:.3f}, {qhi:.3f}]"
-    assert lines[3].split(" | ")[2] == "-"  # SFT against itself
+    assert lines[4].startswith("| dpo | 8 | ") and dpo[2] == f"{m:.3f} [{lo:.3f}, {hi:.3f}]; with questions [{qlo:.3f}, {qhi:.3f}]"
+    assert lines[3].split(" | ")[3] == "-"  # SFT against itself
 
 
 def test_negatives_compare_view_against_sft_and_near_miss_one_seed_over_questions_only():
@@ -128,7 +128,22 @@ def test_negatives_compare_view_against_sft_and_near_miss_one_seed_over_question
     record = {"experiment": "negatives", "summary": summary, "rows": rows, "questions": {"ids": list("abcd"), "correct": [
         {"seed": 0, "kind": k, "rule": r, "examples": 8, "correct": b} for (k, r), b in outcomes.items()]}}
     lines = table(record, view="compare").splitlines()
-    assert lines[0] == "| negatives | accuracy at 8 | minus SFT | minus near-miss |"
+    assert lines[0] == "| negatives | examples | accuracy | minus SFT | minus near-miss |"
     assert [line.split(" | ")[0] for line in lines[2:]] == ["| Likra, near-miss", "| SFT", "| Likra, mined"]
     _, lo, hi = mean_interval([0, 1, 0, 0])  # mined - SFT per question: one seed, so over questions only
-    assert lines[4].split(" | ")[2] == f"0.250 (one seed; over questions only [{lo:.3f}, {hi:.3f}])"
+    assert lines[4].split(" | ")[3] == f"0.250 (one seed; over questions only [{lo:.3f}, {hi:.3f}])"
+
+
+def test_a_series_that_ends_earlier_is_compared_at_its_own_last_count():
+    # a mined head that saw fewer examples ends at 4, where the others have a point too
+    outcomes = {("near-miss", "likra", 4): "1100", ("sft", "sft", 4): "1000", ("mined", "likra", 4): "1110",
+                ("near-miss", "likra", 8): "1110", ("sft", "sft", 8): "1000"}
+    rows = [{"seed": 0, "kind": k, "rule": r, "examples": n, "accuracy": b.count("1") / 4}
+            for (k, r, n), b in outcomes.items()]
+    summary = [summary_row(r["examples"], r["accuracy"], kind=r["kind"], rule=r["rule"]) for r in rows]
+    record = {"experiment": "negatives", "summary": summary, "rows": rows, "questions": {"ids": list("abcd"), "correct": [
+        {"seed": 0, "kind": k, "rule": r, "examples": n, "correct": b} for (k, r, n), b in outcomes.items()]}}
+    mined = table(record, view="compare").splitlines()[-1].split(" | ")
+    assert mined[:3] == ["| Likra, mined", "4", "0.750"]
+    assert mined[3].startswith("0.500 (one seed") and mined[4].startswith("0.250 (one seed")  # minus SFT, near-miss at 4
+    assert table(record, [4, 8]).splitlines()[3] == "| 8 | 0.750 | - | 0.250 |"  # the summary view: a dash at 8
