@@ -55,7 +55,7 @@ def test_curve_files_columns_and_intervals(exp):
                    if (int(r["seed"]), r["rule"], int(r["examples"])) == (e["seed"], e["rule"], e["examples"]))
         assert e["correct"].count("1") / 5 == pytest.approx(acc)
     tables = (out / "curve.md").read_text().split("\n\n")  # the summary at a glance, then each rule compared
-    assert tables[1].startswith("| rule | accuracy at 8 | minus base | minus SFT |")
+    assert tables[1].startswith("| rule | examples | accuracy | minus base | minus SFT |")
     md = tables[0].splitlines()  # rows 1, 4 and the last count, 8
     assert md[0] == "| examples per head | base | SFT | Likra | Base-Likra |"
     assert [line.split(" | ")[0] for line in md[2:]] == ["| 1", "| 4", "| 8"]
