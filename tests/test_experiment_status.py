@@ -67,3 +67,4 @@ def test_a_closed_pipe_ends_quietly_not_as_a_likra_bug(tmp_path, capsys, monkeyp
     monkeypatch.setattr(sys, "stdout", ClosedPipe())
     assert main(["experiment", "status", "--out", str(out)]) == 141
     assert "internal error" not in capsys.readouterr().err
+

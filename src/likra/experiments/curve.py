@@ -70,7 +70,7 @@ def run(s: Session) -> dict:
     windows = [w for w in (WINDOW, largest_jump(summary)) if w and set(w) <= present]
     extra = {"gain": [gains(rows, w) for w in dict.fromkeys(windows)], "questions": outcomes.record()}
     record = s.write("curve", rows, summary, extra)
-    plot(summary, s)
+    s.draw(plot, summary)
     for g in extra["gain"]:
         log(f"curve: {g['window'][0]}->{g['window'][1]} examples: gain per positive {fmt(g['pos'])}, per negative "
             f"{fmt(g['neg'])}, ratio {fmt(g['ratio'])}")

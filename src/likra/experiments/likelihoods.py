@@ -41,7 +41,7 @@ def run(s: Session) -> dict:
         rows += rows_for(s.evaluate(s.train(seed)), seed)
     summary = summarise(rows, ("head", "answer", "examples"), "loglik")
     record = s.write("likelihoods", rows, summary)
-    plot(summary, s)
+    s.draw(plot, summary)
     return record
 
 

@@ -104,7 +104,7 @@ def run(s: Session) -> dict:
         kept["separation"].append({"seed": seed, "examples": int(final), "values": values})
     summary = summarise(rows, ("head", "answer", "examples"), "delta_loglik")
     record = s.write("mass", rows, summary, {"questions": kept})
-    plot(summary, s)
+    s.draw(plot, summary)
     return record
 
 

@@ -50,7 +50,7 @@ def run(s: Session) -> dict:
             rows += rows_for(paired(curve_table, neg_table), seed, kind, s.cfg.norm, outcomes)
     summary = summarise(rows, ("kind", "rule", "examples"), "accuracy")
     record = s.write("negatives", rows, summary, {"questions": outcomes.record()})
-    plot(summary, s)
+    s.draw(plot, summary)
     final = max(r["examples"] for r in summary)
     for r in sorted((r for r in summary if r["examples"] == final and r["rule"] in ("likra", "sft")), key=lambda r: -r["mean"]):
         log(f"negatives: {r['kind']:<10} at {final} examples: {format_interval(r['mean'], r['low'], r['high'])}")

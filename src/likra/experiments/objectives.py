@@ -43,7 +43,7 @@ def run(s: Session) -> dict:
             rows += method_rows(s.evaluate(s.train(seed, objective=name)), seed, name, rules, s.cfg.norm, outcomes)
     summary = summarise(rows, ("method", "examples"), "accuracy")
     record = s.write("objectives", rows, summary, {"steps": steps(rows, summary), "questions": outcomes.record()})
-    plot(summary, s)
+    s.draw(plot, summary)
     final = max(r["examples"] for r in summary)
     for r in sorted((r for r in summary if r["examples"] == final), key=lambda r: -r["mean"]):
         log(f"objectives: {r['method']:<20} at {final} examples: {format_interval(r['mean'], r['low'], r['high'])}")

@@ -124,6 +124,16 @@ class Session:
         markdown.write(self.out, record)
         return record
 
+    def draw(self, plot, data) -> None:
+        """plot(data, self): a figure is a view of the record already written, so a machine without
+        matplotlib (a bare GPU box) gets a warning and no PNG, not a failed experiment."""
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            _logger.warning(f"matplotlib is not installed: {self.out}'s plot is not drawn (the records are written)")
+            return
+        plot(data, self)
+
     def with_config(self, **changes) -> "Session":
         return Session(replace(self.cfg, **changes), self.out, self.progress, self._loaded)
 

@@ -38,7 +38,7 @@ def run(s: Session) -> dict:
                           "each model and benchmark first")
     record = s.write("table", rows, rows)
     atomic_write_text(s.out / "table.md", markdown(rows))
-    plot(rows, s)
+    s.draw(plot, rows)
     log(markdown(rows))
     return record
 

@@ -55,7 +55,7 @@ def run(s: Session) -> dict:
     summary = summarise(rows, ("rule", "examples", "weight"), "accuracy")
     best = peaks(rows)
     record = s.write("weights", rows, summary, {"peak_weight": best})
-    plot(summary, s)
+    s.draw(plot, summary)
     for p in best:
         log(f"weights: {p['rule']} at {p['examples']} examples peaks at w = {p['mean']:.2f} (per seed {p['best_w_per_seed']})")
     return record
