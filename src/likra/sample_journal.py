@@ -35,12 +35,12 @@ class SampleJournal:
     def done(self) -> list[list[str]]:
         """The samples already saved (whole batches only); the journal is (re)started when there are none
         to reuse."""
-        saved = self._read()
+        saved, damaged = self._read()
         if saved is None:
             self._rewrite([])
             return []
         keep = len(saved) if len(saved) == self.total else len(saved) // self.batch_size * self.batch_size
-        if keep != len(saved) or self._damaged:
+        if keep != len(saved) or damaged:
             self._rewrite(saved[:keep])  # drop a batch cut off mid-write, so appends continue cleanly
         if keep:
             _logger.info(f"resuming sampling: {keep} of {self.total} questions already sampled in {self.path}")
@@ -56,11 +56,11 @@ class SampleJournal:
         self.path.unlink(missing_ok=True)
 
     # ---- reading --------------------------------------------------------------------------------
-    def _read(self) -> list[list[str]] | None:
-        """The saved samples, or None when there is nothing of these prompts to reuse."""
-        self._damaged = False
+    def _read(self) -> tuple[list[list[str]] | None, bool]:
+        """(the saved samples, or None when there is nothing of these prompts to reuse; whether a line after
+        them was cut off or damaged)."""
         if not self.path.exists():
-            return None
+            return None, False
         lines = self.path.read_text(encoding="utf-8").splitlines()
         try:
             header = json.loads(lines[0]) if lines else {}
@@ -68,19 +68,19 @@ class SampleJournal:
             header = {}
         if header.get("kind") != KIND or header.get("fingerprint") != self.fingerprint:
             _logger.warning(f"{self.path}: saved samples are of other prompts, settings or model; sampling again")
-            return None
-        saved = []
+            return None, False
+        saved, damaged = [], False
         for line in lines[1:]:
             try:
                 row = json.loads(line)
             except ValueError:  # the last line, cut off mid-write: everything after it is dropped
-                self._damaged = True
+                damaged = True
                 break
             if not (isinstance(row, list) and all(isinstance(x, str) for x in row)):
-                self._damaged = True
+                damaged = True
                 break
             saved.append(row)
-        return saved[:self.total]
+        return saved[:self.total], damaged
 
     def _rewrite(self, samples: Sequence[list[str]]) -> None:
         from likra.io_utils import atomic_write_text

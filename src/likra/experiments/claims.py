@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from likra.experiments.outcomes import difference_matrix
+from likra.experiments.outcomes import difference_matrix, selects
 from likra.experiments.stats import crossed_interval, mean_interval
 from likra.experiments.stats import format_interval as fmt
 
@@ -64,7 +64,7 @@ def difference(rec: dict, examples: int, a: dict, b: dict, **match) -> tuple[tup
     questions, or None without per-question outcomes; their text). `a` and `b` select rows by their keys
     (e.g. {"rule": "likra"}); `match` is shared by both (e.g. rule="likra")."""
     pick = lambda sel: {r["seed"]: r["accuracy"] for r in rec["rows"] if r["examples"] == examples  # noqa: E731
-                        and all(r.get(k) == v for k, v in {**match, **sel}.items())}
+                        and selects(r, {**match, **sel})}
     seeds = _ci(paired(pick(a), pick(b)))
     return with_questions(seeds, difference_matrix(rec, examples, {**match, **a}, {**match, **b}))
 
@@ -97,7 +97,7 @@ def side(lo: float, hi: float, threshold: float = 0.0) -> str:
 
 def _final_by_seed(rows: list[dict], key: str, value: str, **match) -> tuple[int, dict[int, float]]:
     """{seed: value} at the largest example count among rows matching `match` (key: the rule column)."""
-    rows = [r for r in rows if all(r.get(k) == v for k, v in match.items())]
+    rows = [r for r in rows if selects(r, match)]
     final = max(r["examples"] for r in rows)
     return final, {r["seed"]: r[value] for r in rows if r["examples"] == final}
 

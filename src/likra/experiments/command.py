@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from dataclasses import fields
+from pathlib import Path
 
 from likra.config import ExperimentConfig, from_dict, override, read_config_file
 

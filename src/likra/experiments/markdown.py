@@ -150,22 +150,25 @@ class Compare:
 def compare_table(record: dict, spec: Compare) -> str:
     from likra.experiments.claims import difference
 
-    last: dict[str, dict] = {}  # each series at its own last count: a mined head that saw fewer examples ends earlier
+    last: dict[tuple, dict] = {}  # each series at its own last count: a mined head that saw fewer examples ends earlier
     for r in record["summary"]:
         sel = spec.select(r)
-        if sel and r["examples"] >= last.get(json.dumps(sel, sort_keys=True), {"examples": -1})["examples"]:
-            last[json.dumps(sel, sort_keys=True)] = r
+        key = tuple(sorted(sel.items())) if sel else None
+        if sel and r["examples"] >= last.get(key, {"examples": -1})["examples"]:
+            last[key] = r
     lines = ["| " + " | ".join([spec.header, "examples", "accuracy", *(f"minus {h}" for h, _ in spec.refs)]) + " |",
              "|" + "---|" * (3 + len(spec.refs))]
     for key, r in last.items():
-        sel, n = json.loads(key), r["examples"]
+        sel, n = dict(key), r["examples"]
         vs = [difference(record, n, sel, ref)[2] if ref != sel and has(record, n, ref) else "-" for _, ref in spec.refs]
         lines.append(f"| {spec.label(r)} | {n} | {cell(r)} | " + " | ".join(vs) + " |")
     return "\n".join(lines) + "\n"
 
 
 def has(record: dict, examples: int, sel: dict) -> bool:
-    return any(r["examples"] == examples and all(r.get(k) == v for k, v in sel.items()) for r in record["summary"])
+    from likra.experiments.outcomes import selects
+
+    return any(r["examples"] == examples and selects(r, sel) for r in record["summary"])
 
 
 COMPARE = {

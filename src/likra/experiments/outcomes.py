@@ -36,6 +36,11 @@ class Outcomes:
         return {"ids": self.ids or [], "correct": self.entries}
 
 
+def selects(row: dict, keys: dict) -> bool:
+    """Whether `row` has every one of `keys` with its value (e.g. {"rule": "likra"})."""
+    return all(row.get(k) == v for k, v in keys.items())
+
+
 def difference_matrix(record: dict, examples: int, a: dict, b: dict) -> list[list[int]] | None:
     """Seeds x questions: a's outcome minus b's at `examples` (1, 0 or -1), over the seeds that have both,
     in seed order; `a` and `b` select entries by their keys (e.g. {"rule": "likra"}). None when the
@@ -46,7 +51,7 @@ def difference_matrix(record: dict, examples: int, a: dict, b: dict) -> list[lis
 
     def bits(match: dict) -> dict[int, str]:
         return {e["seed"]: e["correct"] for e in kept["correct"]
-                if e["examples"] == examples and all(e.get(k) == v for k, v in match.items())}
+                if e["examples"] == examples and selects(e, match)}
 
     left, right = bits(a), bits(b)
     return [[int(x) - int(y) for x, y in zip(left[s], right[s])] for s in sorted(left) if s in right] or None

@@ -5,7 +5,6 @@ are saved), mined files, and every record with its seeds and time. Reads files o
 from __future__ import annotations
 
 import csv
-import json
 import time
 from pathlib import Path
 
@@ -13,9 +12,13 @@ from likra.experiments.session import Session
 
 
 def _json(path: Path) -> dict | None:
+    """A record, or None where it is missing or unreadable (status reports what is there, it judges nothing)."""
+    from likra.errors import ArtifactError
+    from likra.io_utils import read_json_object
+
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return read_json_object(path)
+    except ArtifactError:
         return None
 
 
