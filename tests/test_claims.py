@@ -151,3 +151,45 @@ def test_a_counts_the_questions_too_when_the_record_keeps_them(tmp_path):
     matrix = [[int(a) - int(b) for a, b in zip(bits[(s, "likra")], bits[(s, "sft")])] for s in range(3)]
     _, lo, hi = crossed_interval(matrix)
     assert lo < 0 < hi and f"[{lo:.3f}, {hi:.3f}]" in v["numbers"]
+
+
+def window_outcomes(flips: dict[str, int], questions: int = 400, seeds: int = 3) -> dict:
+    """Per-question outcomes at 64 and 256 examples: every rule wrong everywhere at 64; at 256 the first
+    flips[rule] questions right (seed s shifts them by s, so the seeds differ a little)."""
+    correct = []
+    for s in range(seeds):
+        for rule, k in flips.items():
+            correct.append({"seed": s, "rule": rule, "examples": 64, "correct": "0" * questions})
+            right = k + (s - 1)
+            correct.append({"seed": s, "rule": rule, "examples": 256,
+                            "correct": "1" * right + "0" * (questions - right)})
+    return {"ids": [f"q{i}" for i in range(questions)], "correct": correct}
+
+
+@pytest.mark.parametrize("flips, status", [
+    ({"sft": 20, "likra": 220}, "held"),  # g+ = 0.05 / 192 sure; g- / g+ = 10
+    ({"sft": 40, "likra": 200}, "partly"),  # g- / g+ = 4, its interval below 10
+    ({"sft": 1, "likra": 60}, "unclear"),  # g+: one question of 400, not told from 0: unbounded
+])
+def test_b_counts_the_questions_with_fiellers_interval(tmp_path, flips, status):
+    # the across-seeds ratio (5.2 [2.7, 7.8]) would say 'partly' each time: the outcomes decide
+    rec = curve_record([0.4] * 3, [0.3] * 3, [0.3] * 3, ratio=(5.2, 2.7, 7.8)) | {"questions": window_outcomes(flips)}
+    write(tmp_path, "curve", rec)
+    v = verdicts(tmp_path)["b"]
+    assert v["status"] == status and "negatives - positives" in v["numbers"]
+    assert ("with questions unbounded" in v["numbers"]) == (status == "unclear")
+
+
+def test_d_counts_the_questions_too(tmp_path):
+    # w = 1 beats w = 0 by 0.10 in each seed, but on 2 of 20 questions: across seeds sure, over questions not
+    rows = [{"seed": s, "examples": 256, "rule": "likra", "weight": w, "accuracy": 0.1 * w} for s in range(3)
+            for w in (0.0, 1.0)]
+    peak = [{"rule": "likra", "examples": 256, "mean": 1.0, "low": 1.0, "high": 1.0}]
+    correct = [{"seed": s, "rule": "likra", "examples": 256, "weight": w, "correct": ("11" if w else "00") + "0" * 18}
+               for s in range(3) for w in (0.0, 1.0)]
+    write(tmp_path, "weights", {"rows": rows, "peak_weight": peak})
+    assert verdicts(tmp_path)["d"]["status"] == "held"
+    write(tmp_path, "weights", {"rows": rows, "peak_weight": peak,
+                                "questions": {"ids": [f"q{i}" for i in range(20)], "correct": correct}})
+    v = verdicts(tmp_path)["d"]
+    assert v["status"] == "unclear" and "with questions [" in v["numbers"]

@@ -103,9 +103,18 @@ def test_weights_sweep_equals_likra_report_at_the_same_w(exp, capsys):
             mine = next(x for x in rows if (x["seed"], x["rule"], x["examples"]) == ("0", r["rule"], r["checkpoint"])
                         and float(x["weight"]) == r["weight"])
             assert float(mine["accuracy"]) == pytest.approx(r["acc_norm"])
-    peaks = json.loads((out / "weights.json").read_text())["peak_weight"]
+    record = json.loads((out / "weights.json").read_text())
+    peaks = record["peak_weight"]
     assert all(p["mean"] in (0, 0.5, 1, 1.5) or len(p["best_w_per_seed"]) == 2 for p in peaks)
     assert (out / "weights.png").stat().st_size > 0
+    # claim (d)'s two weights keep each question's outcome: their mean is the sweep's accuracy there
+    kept = record["questions"]["correct"]
+    assert {(e["seed"], e["examples"], e["weight"]) for e in kept} == {(s, n, w) for s in (0, 1) for n in (4, 8)
+                                                                      for w in (0.0, 1.0)}
+    for e in kept:
+        row = next(x for x in rows if (x["seed"], x["rule"], x["examples"]) == (str(e["seed"]), "likra", str(e["examples"]))
+                   and float(x["weight"]) == e["weight"])
+        assert e["correct"].count("1") / len(e["correct"]) == pytest.approx(float(row["accuracy"]))
 
 
 def test_likelihoods_per_head_along_training(exp):

@@ -8,7 +8,9 @@ import random
 
 import pytest
 
-from likra.experiments.stats import crossed_interval, mean_interval
+import math
+
+from likra.experiments.stats import crossed_interval, mean_interval, ratio_interval, t975
 
 
 def test_one_seed_is_the_paired_t_interval_over_questions():
@@ -53,3 +55,29 @@ def test_crossed_interval_covers_the_mean_about_95_percent(sd_seed, sd_question,
     assert 0.91 <= hits / trials <= 0.99
     if questions_dominate:  # counting seeds alone then misses the mean far more often
         assert seed_only / trials < 0.9 < hits / trials
+
+
+def fieller_one_seed(n: list[float], d: list[float]) -> tuple[float, float]:
+    """Fieller's bounds in closed form for paired data (one seed): the roots in r of
+    (mean n - r mean d)^2 = t^2 Var(n - r d) / q."""
+    q = len(n)
+    mn, md = sum(n) / q, sum(d) / q
+    cov = lambda x, mx, y, my: sum((a - mx) * (b - my) for a, b in zip(x, y)) / (q - 1)  # noqa: E731
+    k = t975(q - 1) ** 2 / q
+    a = md ** 2 - k * cov(d, md, d, md)
+    b = -2 * (mn * md - k * cov(n, mn, d, md))
+    c = mn ** 2 - k * cov(n, mn, n, mn)
+    root = math.sqrt(b * b - 4 * a * c)
+    return tuple(sorted(((-b - root) / (2 * a), (-b + root) / (2 * a))))
+
+
+def test_ratio_interval_is_fiellers_and_unbounded_when_the_denominator_is_not_told_from_zero():
+    rng = random.Random(3)
+    d = [1.0 + rng.gauss(0, 1) for _ in range(40)]
+    n = [5 * x + rng.gauss(0, 2) for x in d]
+    est, lo, hi = ratio_interval([n], [d])
+    assert est == pytest.approx(sum(n) / sum(d))
+    assert (lo, hi) == pytest.approx(fieller_one_seed(n, d), rel=1e-6)
+    flat = [rng.gauss(0, 1) for _ in range(40)]  # a denominator whose mean is not told from 0
+    _, lo, hi = ratio_interval([n], [flat])
+    assert math.isinf(lo) or math.isinf(hi)

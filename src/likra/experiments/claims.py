@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from likra.experiments.outcomes import difference_matrix, selects
-from likra.experiments.stats import crossed_interval, mean_interval
+from likra.experiments.outcomes import combination_matrix, difference_matrix, selects
+from likra.experiments.stats import crossed_interval, mean_interval, ratio_interval
 from likra.experiments.stats import format_interval as fmt
 
 CLOSE = 0.03
@@ -119,15 +119,42 @@ def judge_b(rec: dict) -> Verdict:
     if window is None:
         return Verdict("not measured", "no 64 -> 256 window in curve.json (train to at least 256 examples)")
     r = window["ratio"]
-    m, lo, hi = r["mean"], r["low"], r["high"]
-    if lo is None or math.isnan(lo):
-        status = "unclear"
-    elif lo <= 1:
-        status = "not held"  # negatives not shown to be worth more than positives at all
+    seeds = (r["mean"], *(math.nan if v is None else v for v in (r["low"], r["high"])))
+    text = f"64 -> 256: a negative is worth {fmt(*seeds, 1)} positives across seeds (paper ~10)"
+    both = gain_with_questions(rec, 64, 256)
+    if both is not None:
+        (_, lo, hi), g_pos, g_neg, more = both
+        bounds = "unbounded" if math.isinf(lo) or math.isinf(hi) else f"[{lo:.1f}, {hi:.1f}]"
+        text += (f"; with questions {bounds}; per example, with questions: positives {_sci(g_pos)}, negatives "
+                 f"{_sci(g_neg)}, negatives - positives {_sci(more)}")
     else:
-        status = "held" if lo <= PAPER_RATIO <= hi or lo > PAPER_RATIO else "partly"
-    return Verdict(status, f"64 -> 256: a negative is worth {fmt(m, lo, hi, 1)} positives (paper ~10); per "
-                           f"example: positives {window['pos']['mean']:.1e}, negatives {window['neg']['mean']:.1e}")
+        text += f"; per example: positives {window['pos']['mean']:.1e}, negatives {window['neg']['mean']:.1e}"
+    _, lo, hi = both[0] if both is not None and not math.isnan(seeds[1]) else seeds
+    if math.isnan(lo) or math.isinf(lo) or math.isinf(hi):
+        status = "unclear"  # one seed, or positives' gain not told from 0: the ratio is not measured
+    elif lo > 1:
+        status = "held" if hi >= PAPER_RATIO else "partly"
+    else:  # not shown to be worth more than a positive: not held if shown below 10 too, else unclear
+        status = "not held" if hi < PAPER_RATIO else "unclear"
+    return Verdict(status, text)
+
+
+def gain_with_questions(rec: dict, a: int, b: int) -> tuple[tuple, ...] | None:
+    """Claim (b) counting the questions: (g-/g+ with its Fieller interval; g+, g- and g- - g+ each with
+    its crossed interval), from per-question outcomes (RESULTS.md's definitions of g+ and g-, question
+    by question); None when the record keeps none."""
+    span = b - a
+    pos = combination_matrix(rec, [(1 / span, b, {"rule": "sft"}), (-1 / span, a, {"rule": "sft"})])
+    neg = combination_matrix(rec, [(1 / span, b, {"rule": "likra"}), (-1 / span, b, {"rule": "sft"}),
+                                   (-1 / span, a, {"rule": "likra"}), (1 / span, a, {"rule": "sft"})])
+    if pos is None or neg is None:
+        return None
+    more = [[n - p for n, p in zip(rn, rp)] for rn, rp in zip(neg, pos)]
+    return ratio_interval(neg, pos), crossed_interval(pos), crossed_interval(neg), crossed_interval(more)
+
+
+def _sci(m: tuple) -> str:
+    return f"{m[0]:.1e} [{m[1]:.1e}, {m[2]:.1e}]"
 
 
 def judge_c(rec: dict) -> Verdict:
@@ -153,18 +180,19 @@ def judge_d(rec: dict) -> Verdict:
     if not peaks:
         return Verdict("not measured", "no Likra peak in weights.json")
     inside = [PEAK[0] <= p["mean"] <= PEAK[1] for p in peaks]
-    rows = [r for r in rec["rows"] if r["rule"] == "likra" and r["examples"] == peaks[-1]["examples"]]
+    n = peaks[-1]["examples"]
+    rows = [r for r in rec["rows"] if r["rule"] == "likra" and r["examples"] == n]
     one = min({r["weight"] for r in rows}, key=lambda w: abs(w - 1.0))
     at = {w: {r["seed"]: r["accuracy"] for r in rows if r["weight"] == w} for w in (0, one)}
-    rise = _ci(paired(at[one], at[0]))
-    rises = side(rise[1], rise[2])
+    matrix = difference_matrix(rec, n, {"rule": "likra", "weight": one}, {"rule": "likra", "weight": 0})
+    rise, both, text = with_questions(_ci(paired(at[one], at[0])), matrix)
+    rises = verdict_side(rise, both)
     if rises != "held":
         status = "not held" if rises == "not held" else "unclear"
     else:
         status = "held" if all(inside) else "partly" if any(inside) else "not held"
     where = "; ".join(f"{p['examples']}: {fmt(p['mean'], p['low'], p['high'], 2)}" for p in peaks)
-    return Verdict(status, f"best w by checkpoint: {where}; accuracy gained from w = 0 to w = {one:g} at "
-                           f"{peaks[-1]['examples']}: {fmt(*rise)}")
+    return Verdict(status, f"best w by checkpoint: {where}; accuracy gained from w = 0 to w = {one:g} at {n}: {text}")
 
 
 def judge_e(rec: dict) -> Verdict:
@@ -199,8 +227,9 @@ CLAIMS = (
     Claim("a", "Likra beats SFT", "curve", "Likra - SFT at the last checkpoint, paired by seed: interval above 0",
           judge_a),
     Claim("b", "in the critical phase a negative example is worth ~10x a positive one", "curve",
-          f"g-/g+ over 64 -> 256: held if its interval holds {PAPER_RATIO:g} (or lies above), partly if above 1 "
-          "but below 10, not held if it reaches 1", judge_b),
+          f"g-/g+ over 64 -> 256 (with questions: Fieller's interval): held if above 1 and reaching "
+          f"{PAPER_RATIO:g}, partly if above 1 but below {PAPER_RATIO:g}, not held if reaching 1 and below "
+          f"{PAPER_RATIO:g}, unclear if it holds both (an unbounded one does)", judge_b),
     Claim("c", "near-miss negatives teach more than irrelevant, irrelevant more than unrelated", "negatives",
           "Likra at the last checkpoint, paired differences of the three kinds: both intervals above 0", judge_c),
     Claim("d", "accuracy rises with w and peaks near 0.9-1.0", "weights",

@@ -8,11 +8,13 @@ from __future__ import annotations
 from likra.scoring.table import ScoreTable
 
 
-def correct_bits(table: ScoreTable, rule: str, norm: str, checkpoint: str | None) -> tuple[list[str], str]:
-    """(question ids, '0'/'1' per question): the rule's pick at w = 1 against the gold, as `accuracy` counts."""
+def correct_bits(table: ScoreTable, rule: str, norm: str, checkpoint: str | None,
+                 weight: float = 1.0) -> tuple[list[str], str]:
+    """(question ids, '0'/'1' per question): the rule's pick at `weight` against the gold, as `accuracy`
+    counts."""
     from likra.scoring.rules import predictions
 
-    picks = predictions(table, rule, 1.0, norm, checkpoint)
+    picks = predictions(table, rule, weight, norm, checkpoint)
     keys = sorted(picks)
     return ["/".join(k) for k in keys], "".join("1" if picks[k][0] == picks[k][1] else "0" for k in keys)
 
@@ -24,8 +26,13 @@ class Outcomes:
         self.ids: list[str] | None = None
         self.entries: list[dict] = []
 
-    def add(self, table: ScoreTable, rule: str, norm: str, checkpoint: str, /, **keys) -> None:
-        ids, bits = correct_bits(table, rule, norm, checkpoint)
+    def add(self, table: ScoreTable, rule: str, norm: str, checkpoint: str, /, weight: float | None = None,
+            **keys) -> None:
+        """The rule's outcomes at `checkpoint`, under `keys` (e.g. seed=0, rule="likra"); at w = 1, or at
+        `weight` (then kept as the entry's "weight" key)."""
+        ids, bits = correct_bits(table, rule, norm, checkpoint, 1.0 if weight is None else weight)
+        if weight is not None:
+            keys["weight"] = weight
         if self.ids is None:
             self.ids = ids
         elif ids != self.ids:
@@ -41,17 +48,23 @@ def selects(row: dict, keys: dict) -> bool:
     return all(row.get(k) == v for k, v in keys.items())
 
 
-def difference_matrix(record: dict, examples: int, a: dict, b: dict) -> list[list[int]] | None:
-    """Seeds x questions: a's outcome minus b's at `examples` (1, 0 or -1), over the seeds that have both,
-    in seed order; `a` and `b` select entries by their keys (e.g. {"rule": "likra"}). None when the
-    record keeps no outcomes (one written before they were kept)."""
+def combination_matrix(record: dict, terms: list[tuple[float, int, dict]]) -> list[list[float]] | None:
+    """Seeds x questions: sum of coef * outcome (1 right, 0 wrong) over `terms`, each (coef, examples,
+    keys selecting the entry, e.g. {"rule": "likra"}), over the seeds that have every term, in seed
+    order. None when the record keeps no outcomes (one written before they were kept) or no seed has
+    them all."""
     kept = record.get("questions")
     if not kept:
         return None
+    parts = [(coef, {e["seed"]: e["correct"] for e in kept["correct"]
+                     if e["examples"] == examples and selects(e, match)}) for coef, examples, match in terms]
+    seeds = sorted(set.intersection(*(set(bits) for _, bits in parts)))
+    return [[sum(c * int(bits[s][q]) for c, bits in parts) for q in range(len(kept["ids"]))]
+            for s in seeds] or None
 
-    def bits(match: dict) -> dict[int, str]:
-        return {e["seed"]: e["correct"] for e in kept["correct"]
-                if e["examples"] == examples and selects(e, match)}
 
-    left, right = bits(a), bits(b)
-    return [[int(x) - int(y) for x, y in zip(left[s], right[s])] for s in sorted(left) if s in right] or None
+def difference_matrix(record: dict, examples: int, a: dict, b: dict) -> list[list[int]] | None:
+    """Seeds x questions: a's outcome minus b's at `examples` (1, 0 or -1), over the seeds that have both,
+    in seed order; `a` and `b` select entries by their keys (e.g. {"rule": "likra"}). None when the
+    record keeps no outcomes."""
+    return combination_matrix(record, [(1, examples, a), (-1, examples, b)])

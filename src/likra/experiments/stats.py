@@ -85,3 +85,37 @@ def crossed_interval(matrix: Sequence[Sequence[float]]) -> tuple[float, float, f
     df = (var * n_seeds * n_q) ** 2 / sum((c * ms) ** 2 / d for c, ms, d in terms if c)
     half = t975(max(1, int(df))) * math.sqrt(var)
     return m, m - half, m + half
+
+
+def ratio_interval(numer: Sequence[Sequence[float]], denom: Sequence[Sequence[float]]) -> tuple[float, float, float]:
+    """(ratio, low, high): a 95% Fieller interval for mean(numer) / mean(denom), both seeds x questions
+    matrices of the same shape: the ratios r whose contrast numer - r * denom has a `crossed_interval`
+    holding 0. Where the denominator's mean is not told from 0, no finite r is excluded on one side or
+    both, and that bound is infinite: the ratio is not measured, however tight an interval across seeds
+    alone may look."""
+    rows = list(zip(numer, denom))
+    mean = lambda m: sum(map(sum, m)) / (len(m) * len(m[0]))  # noqa: E731
+    n_bar, d_bar = mean(numer), mean(denom)
+    if d_bar == 0:
+        return math.nan, -math.inf, math.inf
+    est = n_bar / d_bar
+
+    def holds(r: float) -> bool:
+        _, lo, hi = crossed_interval([[a - r * b for a, b in zip(na, da)] for na, da in rows])
+        return lo <= 0 <= hi
+
+    def bound(direction: int) -> float:
+        scale = max(abs(est), 1e-9)
+        step, inside = scale * 1e-3, est
+        while holds(est + direction * step):  # widen until r is excluded (or call it unbounded)
+            inside = est + direction * step
+            step *= 2
+            if step > scale * 1e6:
+                return direction * math.inf
+        outside = est + direction * step
+        for _ in range(50):  # bisect the edge
+            mid = (inside + outside) / 2
+            inside, outside = (mid, outside) if holds(mid) else (inside, mid)
+        return inside
+
+    return est, bound(-1), bound(1)

@@ -3,6 +3,7 @@ base - w*L-), at chosen checkpoints, from the score tables alone: no model runs 
 
 from __future__ import annotations
 
+from likra.experiments.outcomes import Outcomes
 from likra.experiments.plots import panels, draw_band, save
 from likra.experiments.session import Session, log, short
 from likra.experiments.stats import mean_interval, summarise
@@ -47,14 +48,24 @@ def peaks(rows: list[dict]) -> list[dict]:
     return out
 
 
+def compared_weights(weights) -> tuple[float, float]:
+    """The two weights claim (d) compares, whose per-question outcomes the record keeps: w = 0 (the
+    positive head alone) and the swept w nearest the paper's 1."""
+    return 0.0, min(weights, key=lambda w: abs(w - 1.0))
+
+
 def run(s: Session) -> dict:
-    rows = []
+    rows, outcomes = [], Outcomes()
     for seed in s.cfg.seeds:
         table = s.evaluate(s.train(seed))
-        rows += sweep_rows(table, seed, checkpoints_for(table, s.cfg.at), s.cfg.weights, s.cfg.norm)
+        checkpoints = checkpoints_for(table, s.cfg.at)
+        rows += sweep_rows(table, seed, checkpoints, s.cfg.weights, s.cfg.norm)
+        for cp in checkpoints:
+            for w in compared_weights(s.cfg.weights):
+                outcomes.add(table, "likra", s.cfg.norm, cp, weight=w, seed=seed, rule="likra")
     summary = summarise(rows, ("rule", "examples", "weight"), "accuracy")
     best = peaks(rows)
-    record = s.write("weights", rows, summary, {"peak_weight": best})
+    record = s.write("weights", rows, summary, {"peak_weight": best, "questions": outcomes.record()})
     s.draw(plot, summary)
     for p in best:
         log(f"weights: {p['rule']} at {p['examples']} examples peaks at w = {p['mean']:.2f} (per seed {p['best_w_per_seed']})")
