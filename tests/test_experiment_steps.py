@@ -52,3 +52,27 @@ def test_per_example_gain_beyond_sft_is_claim_b_g_minus_for_likra():
                   for r in rows] + [{"seed": s, "rule": "base-likra", "examples": n, "accuracy": 0.2}
                                     for s in range(3) for n in (64, 128, 256)]
     assert gains(curve_rows, (64, 256))["neg"]["mean"] == pytest.approx(out["Likra"]["per_example_beyond_sft"]["mean"])
+
+
+def test_gain_beyond_sft_over_questions_is_the_mean_of_each_questions_contrast():
+    # 3 seeds x 10 questions: Likra turns questions 0-2 right over 64 -> 256 (seed 2: 0-3), SFT question 9
+    from likra.experiments.markdown import steps_table
+    from likra.experiments.objectives import beyond_sft_over_questions
+    from likra.experiments.stats import crossed_interval
+
+    def bits(k: int, last: bool = False) -> str:
+        return "1" * k + "0" * (10 - k - last) + "1" * last
+
+    correct = []
+    for s in range(3):
+        correct += [{"seed": s, "method": "SFT", "examples": 64, "correct": bits(0)},
+                    {"seed": s, "method": "SFT", "examples": 256, "correct": bits(0, last=True)},
+                    {"seed": s, "method": "Likra", "examples": 64, "correct": bits(0)},
+                    {"seed": s, "method": "Likra", "examples": 256, "correct": bits(3 + (s == 2))}]
+    record = {"questions": {"ids": [str(i) for i in range(10)], "correct": correct}}
+    matrix = [[(int(a) - int(b)) / 192 for a, b in zip(bits(3 + (s == 2)), bits(0, last=True))] for s in range(3)]
+    m, lo, hi = beyond_sft_over_questions(record, "Likra", (64, 256))
+    assert (m, lo, hi) == pytest.approx(crossed_interval(matrix)) and m == pytest.approx((10 / 3 - 1) / 10 / 192)
+    record["steps"] = [{"method": "Likra", "largest_jump": [64, 256], "jump": {"mean": 0.3, "low": 0.2, "high": 0.4},
+                        "per_example_beyond_sft": {"mean": m, "low": m, "high": m}}]
+    assert f"(with questions [{lo:+.1e}, {hi:+.1e}])" in steps_table(record)

@@ -121,14 +121,23 @@ def scientific(r: dict) -> str:
 
 
 def steps_table(record: dict) -> str:
-    """objectives: per method, the doubling with the largest mean rise and the rise over 64 -> 256."""
+    """objectives: per method, the doubling with the largest mean rise and the rise over 64 -> 256; the
+    gain beyond SFT per example also with its interval over questions (where the record keeps outcomes)."""
+    from likra.experiments.curve import WINDOW
+    from likra.experiments.objectives import beyond_sft_over_questions
+
     lines = ["| method | largest rise (doubling) | its rise | rise 64 -> 256 | beyond SFT per example, 64 -> 256 |",
              "|---|---|---|---|---|"]
+    seeds = len({e["seed"] for e in (record.get("questions") or {}).get("correct", [])})
     for st in record.get("steps") or []:
         a, b = st["largest_jump"]
         critical = cell(st["critical"], True) if "critical" in st else "-"
         beyond = st.get("per_example_beyond_sft")
         per = "-" if beyond is None else scientific(beyond)
+        both = None if beyond is None else beyond_sft_over_questions(record, st["method"], WINDOW)
+        if both is not None:
+            where = "one seed; over questions only" if seeds == 1 else "with questions"
+            per += f" ({where} [{both[1]:+.1e}, {both[2]:+.1e}])"
         lines.append(f"| {st['method']} | {a} -> {b} | {cell(st['jump'], True)} | {critical} | {per} |")
     return "\n".join(lines) + "\n"
 

@@ -87,6 +87,19 @@ def beyond_sft(rows: list[dict], method: str, window: tuple[int, int]) -> dict:
     return dict(zip(("mean", "low", "high"), mean_interval(per)))
 
 
+def beyond_sft_over_questions(record: dict, method: str, window: tuple[int, int]) -> tuple | None:
+    """`beyond_sft` question by question: the crossed interval (seeds x questions) of the per-example
+    rise of (method - SFT) over `window`, from the record's outcomes; None without them."""
+    from likra.experiments.outcomes import combination_matrix
+    from likra.experiments.stats import crossed_interval
+
+    a, b = window
+    k = 1 / (b - a)
+    matrix = combination_matrix(record, [(k, b, {"method": method}), (-k, b, {"method": "SFT"}),
+                                         (-k, a, {"method": method}), (k, a, {"method": "SFT"})])
+    return crossed_interval(matrix) if matrix else None
+
+
 def rise(rows: list[dict], method: str, window: tuple[int, int]) -> dict:
     """Accuracy at window[1] minus at window[0], per seed; mean and 95% interval across seeds."""
     acc = {(r["seed"], r["examples"]): r["accuracy"] for r in rows if r["method"] == method}
