@@ -19,15 +19,32 @@ COLOURS = {"near-miss": "#d62728", "hardest": "#9467bd", "easiest": "#e377c2", "
 
 def paired(pos_table: ScoreTable, neg_table: ScoreTable) -> ScoreTable:
     """Base and pos rows of one table with the neg rows of another, at the checkpoints both have;
-    checked like any table (same questions, choices and gold on both sides)."""
+    checked like any table (same questions, choices and gold on both sides). A negative head whose data
+    is smaller ends where the positive head saved nothing (`mined`: only the questions with a wrong
+    sample, e.g. 981 of 1024): its final checkpoint is paired with the positive head's final one, under
+    the positive head's count: both heads at the end of one epoch over the same training questions."""
+    from dataclasses import replace
+
     from likra.scoring.table import validate
 
-    common = set(pos_table.checkpoints) & set(neg_table.checkpoints)
+    ends = final_pair(pos_table, neg_table)
+    neg_rows = [replace(r, checkpoint=ends[1]) if ends and r.checkpoint == ends[0] else r
+                for r in neg_table if r.head == "neg"]
+    common = set(pos_table.checkpoints) & {r.checkpoint for r in neg_rows}
     rows = [r for r in pos_table if r.head == "base" or (r.head == "pos" and r.checkpoint in common)]
-    rows += [r for r in neg_table if r.head == "neg" and r.checkpoint in common]
+    rows += [r for r in neg_rows if r.checkpoint in common]
     table = ScoreTable(rows)
     validate(table)
     return table
+
+
+def final_pair(pos_table: ScoreTable, neg_table: ScoreTable) -> tuple[str, str] | None:
+    """(the negative head's final checkpoint, the positive head's) when neither head saved at the other's
+    end; None when the two end together."""
+    pos, neg = pos_table.checkpoints, neg_table.checkpoints
+    if pos and neg and neg[-1] not in pos and pos[-1] not in neg:
+        return neg[-1], pos[-1]
+    return None
 
 
 def rows_for(table: ScoreTable, seed: int, kind: str, norm: str, outcomes: Outcomes) -> list[dict]:
@@ -42,14 +59,18 @@ def rows_for(table: ScoreTable, seed: int, kind: str, norm: str, outcomes: Outco
 
 
 def run(s: Session) -> dict:
-    rows, outcomes = [], Outcomes()
+    rows, outcomes, ends_early = [], Outcomes(), []
     for seed in s.cfg.seeds:
         curve_table = s.evaluate(s.train(seed))
         for kind in s.cfg.negative_kinds:
             neg_table = curve_table if kind == "near-miss" else s.evaluate(s.train(seed, kind))
             rows += rows_for(paired(curve_table, neg_table), seed, kind, s.cfg.norm, outcomes)
+            if ends := final_pair(curve_table, neg_table):
+                ends_early.append({"seed": seed, "kind": kind, "neg_examples": int(ends[0]), "at": int(ends[1])})
+                log(f"negatives: {kind} seed {seed}: the negative head ends at {ends[0]} examples; its final "
+                    f"checkpoint pairs with the positive head's, at {ends[1]}")
     summary = summarise(rows, ("kind", "rule", "examples"), "accuracy")
-    record = s.write("negatives", rows, summary, {"questions": outcomes.record()})
+    record = s.write("negatives", rows, summary, {"questions": outcomes.record(), "ends_early": ends_early})
     s.draw(plot, summary)
     final = max(r["examples"] for r in summary)
     for r in sorted((r for r in summary if r["examples"] == final and r["rule"] in ("likra", "sft")), key=lambda r: -r["mean"]):
