@@ -300,3 +300,40 @@ def test_one_loaded_model_serves_many_runs_exactly_as_fresh_loads(model_dir, tmp
         a = load_file(str(tmp_path / "a1" / head / "checkpoint-000004" / "adapter_model.safetensors"))
         b = load_file(str(tmp_path / "b1" / head / "checkpoint-000004" / "adapter_model.safetensors"))
         assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
+
+
+def test_finished_only_reads_what_is_done_and_lists_the_rest(exp, capsys):
+    """--finished-only: a long experiment read while it runs. The curve's runs are finished; the
+    unrelated heads were never trained: they are left out and listed, and nothing is trained or scored."""
+    out, args = exp
+    argv = [a if a != "near-miss,irrelevant" else "near-miss,unrelated" for a in args]
+    assert main(["--quiet", "experiment", "negatives", *argv, "--finished-only"]) == 0
+    printed = capsys.readouterr().out
+    assert not (out / "negatives" / "unrelated").exists()  # no training started
+    record = json.loads((out / "negatives.json").read_text())
+    assert {r["kind"] for r in record["rows"]} == {"near-miss", "sft"} and record["seeds"] == [0, 1]
+    assert [s.split(":")[0] for s in record["skipped"]] == ["unrelated seed 0", "unrelated seed 1"]
+    assert "has not started training" in record["skipped"][0] and "left out (not finished): unrelated seed 0" in printed
+    curve = {(r["seed"], r["rule"], r["examples"]): r["accuracy"] for r in read(out / "curve.csv")}
+    for r in record["rows"]:  # what is there is what a full run gives
+        if r["rule"] in ("likra", "sft"):
+            assert float(curve[(str(r["seed"]), r["rule"], str(r["examples"]))]) == pytest.approx(r["accuracy"])
+
+
+def test_finished_only_with_nothing_finished_is_a_clear_error(exp, tmp_path, capsys):
+    out, args = exp
+    argv = [a if a != str(out) else str(tmp_path / "empty") for a in args]
+    assert main(["--quiet", "experiment", "curve", *argv, "--finished-only"]) == 2
+    err = capsys.readouterr().err
+    assert "nothing in" in err and "is finished yet" in err and "seed 0:" in err
+    assert not (tmp_path / "empty" / "seed-0").exists()
+
+
+def test_finished_only_never_scores_a_table_of_other_settings(exp, capsys):
+    out, args = exp
+    table = out / "seed-0" / "eval" / "arc_challenge-test" / "scores.csv"
+    before = table.stat().st_mtime_ns
+    argv = [a if a != "5" else "4" for a in args]  # --limit 4: the saved tables are of 5 questions
+    assert main(["--quiet", "experiment", "curve", *argv, "--finished-only"]) == 2
+    assert "not scored with these settings yet" in capsys.readouterr().err
+    assert table.stat().st_mtime_ns == before and not list(table.parent.glob("*.partial.*"))

@@ -287,6 +287,9 @@ class ExperimentConfig:
     """Model dtype ('auto': float32 on CPU, bfloat16 on CUDA)."""
     data_root: str | None = None
     """Benchmark data folder."""
+    finished_only: bool = False
+    """Use only the runs already trained, scored (and mined) with these settings: start no new work, and
+    list each part left out in the record's "skipped" (for reading a long experiment while it runs)."""
 
     SECTION: ClassVar[str] = "experiment"
 

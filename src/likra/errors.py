@@ -45,5 +45,10 @@ class RunStateError(LikraError):
     missing); the message says which command finishes it."""
 
 
+class NotFinished(LikraError):
+    """An experiment run with --finished-only met a run, score table or mined file it would have to make
+    (train, score or mine); the experiment leaves that part out and lists it in its record."""
+
+
 class LengthError(LikraError):
     """Questions longer than the model's context; the message lists them and the opt-in policies."""

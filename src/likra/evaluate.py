@@ -173,13 +173,18 @@ def _first_difference(saved: dict, shape: dict) -> str | None:
 
 
 def scored_table(likra, questions: list[Question], checkpoints: list[int], engine, scores: Path, shape: dict,
-                 record: Path) -> ScoreTable:
+                 record: Path, reuse_only: bool = False) -> ScoreTable:
     """The table of `questions` under the run's heads at `checkpoints`, saved at `scores`: reused when
     `record` (which the caller writes after, with "shape" and "scores_sha256") says it has this shape,
-    resumed from its partial table when an earlier scoring was cut off, else scored pass by pass."""
+    resumed from its partial table when an earlier scoring was cut off, else scored pass by pass.
+    `reuse_only`: NotFinished instead of any scoring."""
     table = _finished_table(record, scores, shape)
     if table is not None:
         return table
+    if reuse_only:
+        from likra.errors import NotFinished
+
+        raise NotFinished(f"{scores}: not scored with these settings yet")
     partial = scores.with_name(scores.stem + ".partial.csv")
     table = score_run(likra, questions, checkpoints, engine, _resume_table(partial, shape),
                       on_pass=lambda t: _save_partial(t, partial, shape) if is_main() else None)
@@ -234,11 +239,12 @@ def format_report(rep: dict) -> str:
 
 def evaluate(cfg: EvalConfig, run_dir: str | Path | None, out_dir: str | Path, model_spec: str | None = None,
              device: str = "auto", dtype: str = "auto", cache_dir: str | None = None, progress: bool = True,
-             likra=None) -> dict:
+             likra=None, reuse_only: bool = False) -> dict:
     """Score `cfg`'s questions with the run's heads and write scores.csv + results.json to `out_dir`.
 
     Questions, heads and checkpoints are checked before the model loads; `likra` (a LikraModel of
-    this run) skips loading it again.
+    this run) skips loading it again. `reuse_only`: only an existing table of these settings, else
+    NotFinished (no scoring).
     """
     from likra.likra_model import load_likra, run_heads, select_checkpoints, unpaired_checkpoints
     from likra.scoring.lengths import apply_length_policy
@@ -259,7 +265,8 @@ def evaluate(cfg: EvalConfig, run_dir: str | Path | None, out_dir: str | Path, m
         _logger.warning(f"length: {lengths.summary()}")
     out_dir = Path(out_dir)
     shape = table_shape(cfg, run_dir, checkpoints, likra, questions)
-    table = scored_table(likra, questions, checkpoints, engine, out_dir / SCORES_FILE, shape, out_dir / RESULTS_FILE)
+    table = scored_table(likra, questions, checkpoints, engine, out_dir / SCORES_FILE, shape, out_dir / RESULTS_FILE,
+                         reuse_only)
     rep = report(table, cfg.weights)
     rep.update({"config": asdict(cfg), "run_dir": str(run_dir) if run_dir else None, "base_model": likra.loaded.identity,
                 "questions": len(questions), "checkpoints": checkpoints, "length": asdict(lengths),

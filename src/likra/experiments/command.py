@@ -79,6 +79,10 @@ def add_parser(sub, common, epilog: str) -> None:
     g.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
     g.add_argument("--dtype", help="auto (default: float32 on CPU, bfloat16 on CUDA), float32, bfloat16, float16")
     g.add_argument("--data-root", help="benchmark data folder (default $LIKRA_DATA or ../shared/data)")
+    g.add_argument("--finished-only", action="store_true", default=None,
+                   help="use only the runs already trained and scored with these settings (no training, scoring "
+                        "or mining): read a long experiment while it runs; each part left out is listed in the "
+                        "record's 'skipped'")
     p.set_defaults(func=cmd_experiment)
 
 
@@ -96,7 +100,7 @@ def experiment_config(a) -> ExperimentConfig:
         eval_split=a.eval_split, seeds=a.seeds, n_train=a.n_train, shots=a.shots, eval_seed=a.eval_seed, lr=a.lr,
         batch_size=a.batch_size, weights=a.weights, at=a.at, negative_kinds=kinds, objectives=objectives, beta=a.beta,
         unrelated_benchmark=a.unrelated_benchmark, norm=a.norm, device=a.device, dtype=a.dtype,
-        data_root=a.data_root, **({} if a.limit is None else {"limit": None if a.limit == "all" else a.limit})), FLAGS)
+        data_root=a.data_root, finished_only=a.finished_only, **({} if a.limit is None else {"limit": None if a.limit == "all" else a.limit})), FLAGS)
 
 
 def cmd_experiment(a) -> int:
@@ -108,6 +112,8 @@ def cmd_experiment(a) -> int:
         print("\n".join(f"  {f}" for f in record["files"]))
         return 0
     print(f"{a.name}: {len(record['rows'])} rows, {len(record['summary'])} summary rows over seeds {record['seeds']}")
+    for part in record.get("skipped", []):
+        print(f"  left out (not finished): {part}")
     for ext in (".csv", "-summary.csv", ".json", ".png", ".md"):
         if (Path(a.out) / f"{a.name}{ext}").exists():
             print(f"  {a.out}/{a.name}{ext}")

@@ -60,11 +60,12 @@ def largest_jump(summary: list[dict]) -> tuple[int, int] | None:
 def run(s: Session) -> dict:
     rows, outcomes = [], Outcomes()
     for seed in s.cfg.seeds:
-        table = s.evaluate(s.train(seed))
-        rows += accuracy_rows(table, seed, s.cfg.norm)
-        for cp in table.checkpoints:
-            for rule in RULES:
-                outcomes.add(table, rule, s.cfg.norm, cp, seed=seed, rule=rule)
+        with s.unit(f"seed {seed}"):
+            table = s.evaluate(s.train(seed))
+            rows += accuracy_rows(table, seed, s.cfg.norm)
+            for cp in table.checkpoints:
+                for rule in RULES:
+                    outcomes.add(table, rule, s.cfg.norm, cp, seed=seed, rule=rule)
     summary = summarise(rows, ("rule", "examples"), "accuracy")
     present = {r["examples"] for r in summary}
     windows = [w for w in (WINDOW, largest_jump(summary)) if w and set(w) <= present]

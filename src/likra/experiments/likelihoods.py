@@ -38,7 +38,8 @@ def rows_for(table: ScoreTable, seed: int) -> list[dict]:
 def run(s: Session) -> dict:
     rows = []
     for seed in s.cfg.seeds:
-        rows += rows_for(s.evaluate(s.train(seed)), seed)
+        with s.unit(f"seed {seed}"):
+            rows += rows_for(s.evaluate(s.train(seed)), seed)
     summary = summarise(rows, ("head", "answer", "examples"), "loglik")
     record = s.write("likelihoods", rows, summary)
     s.draw(plot, summary)

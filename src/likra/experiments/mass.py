@@ -61,7 +61,7 @@ def score_mass(s: Session, seed: int, curve_table: ScoreTable) -> ScoreTable:
     shape = table_shape(ev, run, checkpoints, likra, questions)
     record = path.with_suffix(".json")
     table = scored_table(likra, questions, checkpoints, likra.engine(progress=s.progress, truncate=True), path, shape,
-                         record)
+                         record, reuse_only=s.cfg.finished_only)
     atomic_write_json(record, {"shape": shape, "scores_sha256": file_sha(path)})
     return table
 
@@ -96,12 +96,12 @@ def separation(table: ScoreTable, checkpoint: str) -> tuple[list[str], list[floa
 def run(s: Session) -> dict:
     rows, kept = [], {"ids": [], "separation": []}
     for seed in s.cfg.seeds:
-        curve_table = s.evaluate(s.train(seed))
-        table = score_mass(s, seed, curve_table)
-        rows += rows_for(table, seed)
-        final = max(table.checkpoints, key=int)
-        kept["ids"], values = separation(table, final)
-        kept["separation"].append({"seed": seed, "examples": int(final), "values": values})
+        with s.unit(f"seed {seed}"):
+            table = score_mass(s, seed, s.evaluate(s.train(seed)))
+            rows += rows_for(table, seed)
+            final = max(table.checkpoints, key=int)
+            kept["ids"], values = separation(table, final)
+            kept["separation"].append({"seed": seed, "examples": int(final), "values": values})
     summary = summarise(rows, ("head", "answer", "examples"), "delta_loglik")
     record = s.write("mass", rows, summary, {"questions": kept})
     s.draw(plot, summary)

@@ -61,14 +61,16 @@ def rows_for(table: ScoreTable, seed: int, kind: str, norm: str, outcomes: Outco
 def run(s: Session) -> dict:
     rows, outcomes, ends_early = [], Outcomes(), []
     for seed in s.cfg.seeds:
-        curve_table = s.evaluate(s.train(seed))
-        for kind in s.cfg.negative_kinds:
-            neg_table = curve_table if kind == "near-miss" else s.evaluate(s.train(seed, kind))
-            rows += rows_for(paired(curve_table, neg_table), seed, kind, s.cfg.norm, outcomes)
-            if ends := final_pair(curve_table, neg_table):
-                ends_early.append({"seed": seed, "kind": kind, "neg_examples": int(ends[0]), "at": int(ends[1])})
-                log(f"negatives: {kind} seed {seed}: the negative head ends at {ends[0]} examples; its final "
-                    f"checkpoint pairs with the positive head's, at {ends[1]}")
+        with s.unit(f"seed {seed} (every kind: the positive head)"):
+            curve_table = s.evaluate(s.train(seed))
+            for kind in s.cfg.negative_kinds:
+                with s.unit(f"{kind} seed {seed}"):
+                    neg_table = curve_table if kind == "near-miss" else s.evaluate(s.train(seed, kind))
+                    rows += rows_for(paired(curve_table, neg_table), seed, kind, s.cfg.norm, outcomes)
+                    if ends := final_pair(curve_table, neg_table):
+                        ends_early.append({"seed": seed, "kind": kind, "neg_examples": int(ends[0]), "at": int(ends[1])})
+                        log(f"negatives: {kind} seed {seed}: the negative head ends at {ends[0]} examples; its final "
+                            f"checkpoint pairs with the positive head's, at {ends[1]}")
     summary = summarise(rows, ("kind", "rule", "examples"), "accuracy")
     record = s.write("negatives", rows, summary, {"questions": outcomes.record(), "ends_early": ends_early})
     s.draw(plot, summary)

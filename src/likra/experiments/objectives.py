@@ -36,11 +36,13 @@ def method_rows(table: ScoreTable, seed: int, method: str, rules: dict[str, str]
 def run(s: Session) -> dict:
     rows, outcomes = [], Outcomes()
     for seed in s.cfg.seeds:
-        rows += method_rows(s.evaluate(s.train(seed)), seed, "nll",
-                            {"Likra": "likra", "SFT": "sft", "Base-Likra": "base-likra"}, s.cfg.norm, outcomes)
+        with s.unit(f"seed {seed}"):
+            rows += method_rows(s.evaluate(s.train(seed)), seed, "nll",
+                                {"Likra": "likra", "SFT": "sft", "Base-Likra": "base-likra"}, s.cfg.norm, outcomes)
         for name in s.cfg.objectives:
             rules = {name: "sft"} | ({f"{name} (reward)": "reward"} if name in REFERENCE_BASED else {})
-            rows += method_rows(s.evaluate(s.train(seed, objective=name)), seed, name, rules, s.cfg.norm, outcomes)
+            with s.unit(f"{name} seed {seed}"):
+                rows += method_rows(s.evaluate(s.train(seed, objective=name)), seed, name, rules, s.cfg.norm, outcomes)
     summary = summarise(rows, ("method", "examples"), "accuracy")
     record = s.write("objectives", rows, summary, {"steps": steps(rows, summary), "questions": outcomes.record()})
     s.draw(plot, summary)

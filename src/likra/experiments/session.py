@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+from contextlib import contextmanager
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -41,6 +42,23 @@ class Session:
 
     def __init__(self, cfg: ExperimentConfig, out: str | Path, progress: bool = True, loaded=None):
         self.cfg, self.out, self.progress, self._loaded = cfg, Path(out), progress, loaded
+        self.skipped: list[str] = []
+        """With cfg.finished_only: each part left out, and why (written into the record)."""
+
+    @contextmanager
+    def unit(self, label: str):
+        """One part of an experiment (a seed, a kind at a seed): with cfg.finished_only, a part whose
+        run or table is not finished is left out (its rows are added only after both are read) and
+        listed in `skipped`; without it, nothing is caught."""
+        from likra.errors import NotFinished
+
+        try:
+            yield
+        except NotFinished as e:
+            if not self.cfg.finished_only:
+                raise
+            self.skipped.append(f"{label}: {e}")
+            _logger.warning(f"--finished-only: leaving out {label}: {e}")
 
     # ---- the model, loaded once -----------------------------------------------------------------
     @property
@@ -81,6 +99,9 @@ class Session:
         from likra.pipeline import train_run
 
         run = self.run_dir(seed, kind, objective)
+        heads = ("pos",) if objective is not None else ("pos", "neg") if kind is None else ("neg",)
+        if self.cfg.finished_only:
+            require_finished(run, heads)
         if objective is not None:
             cfg = self.train_config(seed, objective=objective, heads=("pos",))
         elif kind == "mined":
@@ -107,7 +128,7 @@ class Session:
         out = run / "eval" / f"{ev.benchmark}-{ev.split}"
         log(f"[{run}] evaluating")
         likra = load_likra(run_dir=run, checkpoint=None, loaded=self.loaded)
-        evaluate(ev, run, out, progress=self.progress, likra=likra)
+        evaluate(ev, run, out, progress=self.progress, likra=likra, reuse_only=self.cfg.finished_only)
         return ScoreTable.load(out / SCORES_FILE)
 
     # ---- outputs --------------------------------------------------------------------------------
@@ -118,7 +139,13 @@ class Session:
 
         write_csv(self.out / f"{name}.csv", rows)
         write_csv(self.out / f"{name}-summary.csv", summary)
-        record = {"experiment": name, "config": asdict(self.cfg), "seeds": list(self.cfg.seeds),
+        if not rows:
+            from likra.errors import NotFinished
+
+            raise NotFinished(f"{name}: nothing in {self.out} is finished yet; left out: " + "; ".join(self.skipped))
+        seeds = sorted({r["seed"] for r in rows}) if self.cfg.finished_only else list(self.cfg.seeds)
+        record = {"experiment": name, "config": asdict(self.cfg), "seeds": seeds,
+                  **({"skipped": self.skipped} if self.cfg.finished_only else {}),
                   "versions": library_versions(), **(extra or {}), "summary": summary, "rows": rows}
         atomic_write_json(self.out / f"{name}.json", record)
         markdown.write(self.out, record)
@@ -136,6 +163,21 @@ class Session:
 
     def with_config(self, **changes) -> "Session":
         return Session(replace(self.cfg, **changes), self.out, self.progress, self._loaded)
+
+
+def require_finished(run: Path, heads: tuple[str, ...]) -> None:
+    """NotFinished unless every head of `run` has finished training (its saved training state says so)."""
+    import json
+
+    from likra.errors import NotFinished
+
+    for head in heads:
+        try:
+            state = json.loads((run / head / "train_state" / "state.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            raise NotFinished(f"{run}: the {head} head has not started training") from None
+        if not state.get("finished"):
+            raise NotFinished(f"{run}: the {head} head is trained on {state.get('examples_seen')} examples, not finished")
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:

@@ -57,12 +57,13 @@ def compared_weights(weights) -> tuple[float, float]:
 def run(s: Session) -> dict:
     rows, outcomes = [], Outcomes()
     for seed in s.cfg.seeds:
-        table = s.evaluate(s.train(seed))
-        checkpoints = checkpoints_for(table, s.cfg.at)
-        rows += sweep_rows(table, seed, checkpoints, s.cfg.weights, s.cfg.norm)
-        for cp in checkpoints:
-            for w in compared_weights(s.cfg.weights):
-                outcomes.add(table, "likra", s.cfg.norm, cp, weight=w, seed=seed, rule="likra")
+        with s.unit(f"seed {seed}"):
+            table = s.evaluate(s.train(seed))
+            checkpoints = checkpoints_for(table, s.cfg.at)
+            rows += sweep_rows(table, seed, checkpoints, s.cfg.weights, s.cfg.norm)
+            for cp in checkpoints:
+                for w in compared_weights(s.cfg.weights):
+                    outcomes.add(table, "likra", s.cfg.norm, cp, weight=w, seed=seed, rule="likra")
     summary = summarise(rows, ("rule", "examples", "weight"), "accuracy")
     best = peaks(rows)
     record = s.write("weights", rows, summary, {"peak_weight": best, "questions": outcomes.record()})
