@@ -151,12 +151,9 @@ class PositionCounter:
 
 def save_tiny_model(folder: str | os.PathLike) -> str:
     """The test suite's tiny random llama and byte-level BPE tokenizer, saved as a transformers folder."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tests.conftest import build_model, build_tokenizer
+    from likra import testing
 
-    build_model("llama").save_pretrained(folder)
-    build_tokenizer().save_pretrained(folder)
-    return str(folder)
+    return str(testing.save_tiny_model(folder))
 
 
 def tiny_pairs(n: int, seed: int = 0) -> tuple[list[dict], list[dict]]:

@@ -26,12 +26,9 @@ CHECKPOINTS = (8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 
 def tiny_model_dir(folder: Path) -> str:
     """A tiny random llama + tokenizer saved as a transformers folder (as the tests build them)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tests.conftest import build_model, build_tokenizer
+    from likra.testing import save_tiny_model
 
-    build_model("llama").save_pretrained(folder)
-    build_tokenizer().save_pretrained(folder)
-    return str(folder)
+    return str(save_tiny_model(folder))
 
 
 def run(model_spec: str, n_train: int | None, n_test: int | None, out_dir: Path, batch_tokens: int | None, lr: float,

@@ -28,8 +28,6 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 
 def load(args):
@@ -37,7 +35,7 @@ def load(args):
 
     if not args.tiny:
         return load_model(args.model)
-    from tests.conftest import build_model, build_tokenizer
+    from likra.testing import build_model, build_tokenizer
     from likra.models import LoadedModel
 
     return LoadedModel(build_model("llama"), build_tokenizer(), [], {"spec": "tiny-llama"})

@@ -27,14 +27,12 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 
 def tiny_run(workdir: Path):
     """A tiny random llama with two heads trained a few steps (heads cost the same whatever they learned)."""
     import likra
-    from tests.conftest import build_model, build_tokenizer
+    from likra.testing import build_model, build_tokenizer
 
     model_dir = workdir / "tiny"
     build_model("llama").save_pretrained(model_dir)

@@ -40,7 +40,7 @@ def test_needed_tokens_counts_shared_prefix_once():
     from _flops import needed_tokens
 
     from likra.data.questions import Question
-    from tests.conftest import build_tokenizer
+    from likra.testing import build_tokenizer
 
     class Loaded:
         tokenizer = build_tokenizer()

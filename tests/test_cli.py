@@ -157,7 +157,7 @@ def test_base_choice_scores_ignore_heads_already_on_the_model(model_dir):
     from likra.pipeline import base_choice_scores, build_training_data
     from likra.scoring.engine import ScoringEngine
 
-    from tests.conftest import randomise_lora
+    from likra.testing import randomise_lora
 
     questions = build_training_data(DataConfig(n_train=4, seed=3)).questions
     loaded = load_model(str(model_dir))

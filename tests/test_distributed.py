@@ -29,7 +29,7 @@ from likra.paths import data_root
 from likra.pipeline import build_training_data, training_units
 from likra.scoring.table import ScoreTable
 from likra.trainer import HeadTrainer, gather_scores
-from tests.conftest import build_model
+from likra.testing import build_model
 
 needs_data = pytest.mark.skipif(not (data_root() / "arc").is_dir(), reason="benchmark data not found")
 

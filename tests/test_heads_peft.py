@@ -13,7 +13,7 @@ from safetensors import safe_open
 from likra.heads import HeadMeta, attach_heads, load_head, save_head, write_card
 from likra.model_card import card_facts, render_card
 from likra.paths import data_root
-from tests.conftest import build_model, randomise_lora
+from likra.testing import build_model, randomise_lora
 
 IDS = torch.tensor([[1, 17, 42, 99, 250, 7, 3, 64], [1, 5, 6, 7, 8, 9, 10, 11]])
 

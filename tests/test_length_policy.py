@@ -9,7 +9,7 @@ import pytest
 
 from likra.cli import main
 from likra.paths import data_root
-from tests.conftest import build_model
+from likra.testing import build_model
 
 pytestmark = pytest.mark.skipif(not (data_root() / "arc").is_dir(), reason="benchmark data not found")
 

@@ -137,7 +137,7 @@ def _plain_peft_adapter(folder: Path) -> Path:
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from tests.conftest import build_model
+    from likra.testing import build_model
 
     model = get_peft_model(build_model("llama"), LoraConfig(r=4, lora_alpha=8, target_modules=["gate_proj", "up_proj"],
                                                             task_type="CAUSAL_LM"))
@@ -154,7 +154,7 @@ def test_a_plain_peft_adapter_from_the_hub_loads_as_the_pos_head(model_dir, hub,
     from peft import PeftModel
 
     from likra.likra_model import load_likra
-    from tests.conftest import build_model
+    from likra.testing import build_model
 
     adapter = _plain_peft_adapter(tmp_path / "adapter")
     repos, _ = hub
@@ -172,7 +172,7 @@ def test_a_plain_peft_adapter_from_the_hub_loads_as_the_pos_head(model_dir, hub,
 
 def test_a_likra_head_keeps_its_name_and_checkpoint(tmp_path):
     from likra.heads import HeadMeta, attach_heads, save_head
-    from tests.conftest import build_model
+    from likra.testing import build_model
 
     folder = save_head(attach_heads(build_model("llama")), "neg", tmp_path / "shared-neg",
                        HeadMeta("neg", 8, {"spec": "tiny"}))

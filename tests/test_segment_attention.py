@@ -7,7 +7,7 @@ import torch
 
 from likra.masks import PAD, segment_mask
 from likra.segment_attention import segment_attention, segment_bounds, segment_sdpa
-from tests.conftest import build_model
+from likra.testing import build_model
 
 
 def test_segment_bounds_skip_padding():

@@ -9,7 +9,7 @@ from safetensors.torch import load_file
 from likra.data.negatives import TrainingPair
 from likra.heads import attach_heads, load_head, read_meta
 from likra.trainer import HeadTrainer, TrainConfig, batch_schedule, is_checkpoint
-from tests.conftest import build_model
+from likra.testing import build_model
 from tests.scoring.naive import naive_logprob
 
 PAIRS = [

@@ -7,7 +7,7 @@ import pytest
 from likra.data.questions import Question
 from likra.heads import LoraSettings, attach_heads
 from likra.scoring.engine import EngineConfig, ScoringEngine
-from tests.conftest import build_model, randomise_lora
+from likra.testing import build_model, randomise_lora
 from tests.scoring.naive import naive_logprob
 
 QUESTIONS = [

@@ -9,7 +9,7 @@ from likra.errors import LengthError
 from likra.heads import LoraSettings, attach_heads
 from likra.scoring.engine import EngineConfig, Request, ScoringEngine
 from likra.tokenize import encode_pair
-from tests.conftest import build_model
+from likra.testing import build_model
 from tests.scoring.naive import naive_logprob
 from tests.scoring.test_engine import QUESTIONS, _randomise_heads
 
