@@ -193,3 +193,24 @@ def test_d_counts_the_questions_too(tmp_path):
                                 "questions": {"ids": [f"q{i}" for i in range(20)], "correct": correct}})
     v = verdicts(tmp_path)["d"]
     assert v["status"] == "unclear" and "with questions [" in v["numbers"]
+
+
+def test_a_verdict_rests_on_the_span_of_both_intervals(tmp_path):
+    # near-miss beats irrelevant by 0.025 and 0.020 in two seeds, each time on other questions: the seeds
+    # differ less than question noise explains, so the crossed interval sets their variance to 0 and is
+    # narrow (above 0); across seeds alone t has 1 degree of freedom and the interval reaches below 0. The
+    # verdict must hold against both: that part is unclear, so (c) is only partly held (irrelevant beats
+    # unrelated by 0.075 in both seeds: held either way).
+    def right(*spans):
+        return "".join("1" if any(a <= q < b for a, b in spans) else "0" for q in range(400))
+
+    bits = {("near-miss", 0): right((0, 40)), ("irrelevant", 0): right((20, 50)), ("unrelated", 0): right(),
+            ("near-miss", 1): right((100, 138)), ("irrelevant", 1): right((120, 150)), ("unrelated", 1): right()}
+    rows = [{"seed": s, "kind": k, "rule": "likra", "examples": 1024, "accuracy": b.count("1") / 400}
+            for (k, s), b in bits.items()]
+    correct = [{"seed": s, "kind": k, "rule": "likra", "examples": 1024, "correct": b} for (k, s), b in bits.items()]
+    write(tmp_path, "negatives", {"rows": rows, "questions": {"ids": [f"q{i}" for i in range(400)], "correct": correct}})
+    v = verdicts(tmp_path)["c"]
+    lo, hi = mean_interval([0.025, 0.02])[1:]
+    assert lo < 0 and "near-miss - irrelevant 0.02" in v["numbers"] and f"[{lo:.3f}, {hi:.3f}]; with questions [0.003" in v["numbers"]
+    assert v["status"] == "partly"

@@ -147,3 +147,13 @@ def test_a_series_that_ends_earlier_is_compared_at_its_own_last_count():
     assert mined[:3] == ["| Likra, mined", "4", "0.750"]
     assert mined[3].startswith("0.500 (one seed") and mined[4].startswith("0.250 (one seed")  # minus SFT, near-miss at 4
     assert table(record, [4, 8]).splitlines()[3] == "| 8 | 0.750 | - | 0.250 |"  # the summary view: a dash at 8
+
+
+def test_columns_with_other_seed_counts_say_how_many():
+    summary = [{"kind": "near-miss", "rule": "likra", "examples": 64, "mean": 0.3, "low": 0.2, "high": 0.4, "seeds": 3},
+               {"kind": "mined", "rule": "likra", "examples": 64, "mean": 0.25, "low": math.nan, "high": math.nan, "seeds": 1},
+               {"kind": "sft", "rule": "sft", "examples": 64, "mean": 0.26, "low": 0.25, "high": 0.27, "seeds": 3}]
+    head = table({"experiment": "negatives", "summary": summary}, [64]).splitlines()[0]
+    assert head == "| examples per head | Likra, near-miss (3 seeds) | Likra, mined (1 seed) | SFT (3 seeds) |"
+    same = [dict(r, seeds=3) for r in summary]
+    assert "seed" not in table({"experiment": "negatives", "summary": same}, [64]).splitlines()[0]

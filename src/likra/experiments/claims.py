@@ -3,9 +3,10 @@ verdict each, with the numbers and intervals it rests on. No model is loaded: it
 
 Each claim is one declaration in CLAIMS: its letter, the paper's words, the record it reads and a
 judge. A judge compares per-seed values PAIRED by seed (the difference of two rules within each seed,
-then a 95% t interval of the mean difference across seeds) and says, of the interval that also counts
-which questions the test drew where the record keeps per-question outcomes (`stats.crossed_interval`:
-seeds x questions; with one seed there is still no verdict, since training variance is unmeasured):
+then a 95% t interval of the mean difference across seeds) and, where the record keeps per-question
+outcomes, the interval that also counts which questions the test drew (`stats.crossed_interval`: seeds
+x questions). It judges the span of the two (`judged`; with one seed there is no verdict, since training
+variance is unmeasured):
   held          the interval is on the claim's side of its threshold
   not held      the interval is on the other side
   partly        (claims with two parts) one part held, the other not
@@ -81,11 +82,22 @@ def with_questions(seeds: tuple, matrix: list[list[float]] | None) -> tuple[tupl
 
 
 def verdict_side(seeds: tuple, both: tuple | None, threshold: float = 0.0) -> str:
-    """`side` of the interval across seeds and questions when there is one, else across seeds; one seed
-    measures no training variance: unclear."""
+    """`side` of the interval a verdict rests on (`judged`); one seed measures no training variance:
+    unclear."""
     if math.isnan(seeds[1]):
         return "unclear"
-    return side(*(both or seeds)[1:], threshold)
+    return side(*judged(seeds, both), threshold)
+
+
+def judged(seeds: tuple, both: tuple | None) -> tuple[float, float]:
+    """(low, high) a verdict rests on: the span of the interval across seeds and the one across seeds
+    and questions, so that a claim holds against another training run on these questions and against
+    another draw of questions alike. (With two seeds the crossed interval can be the narrower: its
+    seed component is estimated as 0 when the seeds differ no more than question noise explains, while
+    the seeds-only interval takes t with 1 degree of freedom.)"""
+    if both is None or math.isnan(seeds[1]):  # one seed: no interval to judge on
+        return seeds[1], seeds[2]
+    return min(seeds[1], both[1]), max(seeds[2], both[2])
 
 
 def side(lo: float, hi: float, threshold: float = 0.0) -> str:
@@ -129,7 +141,7 @@ def judge_b(rec: dict) -> Verdict:
                  f"{_sci(g_neg)}, negatives - positives {_sci(more)}")
     else:
         text += f"; per example: positives {window['pos']['mean']:.1e}, negatives {window['neg']['mean']:.1e}"
-    _, lo, hi = both[0] if both is not None and not math.isnan(seeds[1]) else seeds
+    lo, hi = judged(seeds, both[0] if both is not None else None)
     if math.isnan(lo) or math.isinf(lo) or math.isinf(hi):
         status = "unclear"  # one seed, or positives' gain not told from 0: the ratio is not measured
     elif lo > 1:
@@ -198,7 +210,7 @@ def judge_d(rec: dict) -> Verdict:
 def judge_e(rec: dict) -> Verdict:
     n, _ = _final_by_seed(rec["rows"], "rule", "accuracy", rule="likra")
     seeds, both, text = difference(rec, n, {"rule": "likra"}, {"rule": "base-likra"})
-    _, lo, hi = both or seeds
+    lo, hi = judged(seeds, both)
     status = "unclear" if math.isnan(seeds[1]) else "held" if -CLOSE <= lo and hi <= CLOSE else (
         "not held" if lo > CLOSE or hi < -CLOSE else "unclear")
     return Verdict(status, f"at {n} examples: Likra - Base-Likra {text} (close: within +-{CLOSE})")

@@ -101,6 +101,9 @@ def table(record: dict, at: list[int] | None = None, view: str = "default") -> s
     columns = list(dict.fromkeys(tuple(r[k] for k in v.columns) for r in shown))
     columns.sort(key=lambda c: c in v.last)  # stable: the rest keep the record's order
     headers = {tuple(r[k] for k in v.columns): v.label(r) for r in shown}
+    seeds = {c: max(r.get("seeds", 0) for r in shown if tuple(r[k] for k in v.columns) == c) for c in columns}
+    if len(set(seeds.values())) > 1:  # a record read mid-way (--finished-only): say how many seeds each has
+        headers = {c: f"{h} ({seeds[c]} seed{'s' if seeds[c] > 1 else ''})" for c, h in headers.items()}
     cells = {(tuple(r[k] for k in v.rows), tuple(r[k] for k in v.columns)): cell(r, v.signed) for r in shown}
     row_keys = [k for k in dict.fromkeys(tuple(r[k] for k in v.rows) for r in shown) if k[0] in at]
     row_keys.sort(key=lambda k: k[0])  # stable: rows of one count keep the record's order (e.g. pos, then neg)
