@@ -68,3 +68,12 @@ def test_a_closed_pipe_ends_quietly_not_as_a_likra_bug(tmp_path, capsys, monkeyp
     assert main(["experiment", "status", "--out", str(out)]) == 141
     assert "internal error" not in capsys.readouterr().err
 
+
+
+def test_time_left_comes_from_the_checkpoint_passes_and_says_how_fresh_it_is():
+    from likra.experiments.status import time_left
+
+    # the base pass, then checkpoint passes every 120 s (one of 300 s: the median ignores it)
+    saved = [1000.0, 1030.0, 1150.0, 1270.0, 1570.0, 1690.0]
+    assert time_left(saved, 5, now=1690.0 + 180) == ", about 10 min left at 2.0 min a pass (last saved 3 min ago)"
+    assert time_left(saved[:2], 5) == "" and time_left(saved, 0) == ""

@@ -186,8 +186,9 @@ def scored_table(likra, questions: list[Question], checkpoints: list[int], engin
 
         raise NotFinished(f"{scores}: not scored with these settings yet")
     partial = scores.with_name(scores.stem + ".partial.csv")
+    saved_at: list[float] = []  # when each pass of this process was saved: `likra experiment status` tells the time left
     table = score_run(likra, questions, checkpoints, engine, _resume_table(partial, shape),
-                      on_pass=lambda t: _save_partial(t, partial, shape) if is_main() else None)
+                      on_pass=lambda t: _save_partial(t, partial, shape, saved_at) if is_main() else None)
     validate(table)  # the engine's own output obeys the table's invariants (a guard against engine bugs)
     if is_main():  # every process holds the whole (gathered) table; one writes it
         table.save(scores)
@@ -197,9 +198,10 @@ def scored_table(likra, questions: list[Question], checkpoints: list[int], engin
     return table
 
 
-def _save_partial(table: ScoreTable, partial: Path, shape: dict) -> None:
+def _save_partial(table: ScoreTable, partial: Path, shape: dict, saved_at: list[float]) -> None:
     table.save(partial)
-    atomic_write_json(partial.with_suffix(".json"), {**shape, "table_sha256": file_sha(partial)})
+    saved_at.append(round(time.time(), 1))
+    atomic_write_json(partial.with_suffix(".json"), {**shape, "table_sha256": file_sha(partial), "saved_at": saved_at})
 
 
 def available_rules(table: ScoreTable) -> list[str]:

@@ -37,11 +37,25 @@ def eval_status(folder: Path, stem: str = "scores", done: str = "results.json") 
     shape = _json(folder / f"{stem}.partial.json")
     if shape is None:
         return "not started"
+    saved_at = shape.get("saved_at") or []
     shape = shape.get("shape", shape)
     with open(folder / f"{stem}.partial.csv", newline="", encoding="utf-8") as f:
         passes = len({(r["head"], r["checkpoint"]) for r in csv.DictReader(f)})
-    total = 1 + len(shape.get("heads", [])) * len(shape.get("checkpoints", []))  # the base model, then each head
-    return f"{passes}/{total} passes"
+    heads = len(shape.get("heads", [])) or 1
+    total = 1 + heads * len(shape.get("checkpoints", []))  # the base model, then each head
+    return f"{passes}/{total} passes" + time_left(saved_at, (total - passes) / heads)
+
+
+def time_left(saved_at: list[float], checkpoints_left: float, now: float | None = None) -> str:
+    """', about N min left' from the times the running scorer saved its last checkpoint passes (each
+    checkpoint's heads score in one pass), and how long ago the last one was saved: a stopped job's
+    estimate is stale, and that says so."""
+    steps = [b - a for a, b in zip(saved_at[1:], saved_at[2:])]  # the first save is the base model's pass
+    if not steps or checkpoints_left <= 0:
+        return ""
+    per = sorted(steps)[len(steps) // 2]
+    ago = ((now if now is not None else time.time()) - saved_at[-1]) / 60
+    return f", about {per * checkpoints_left / 60:.0f} min left at {per / 60:.1f} min a pass (last saved {ago:.0f} min ago)"
 
 
 def run_line(run: Path, root: Path) -> str:
