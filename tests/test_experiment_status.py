@@ -77,3 +77,19 @@ def test_time_left_comes_from_the_checkpoint_passes_and_says_how_fresh_it_is():
     saved = [1000.0, 1030.0, 1150.0, 1270.0, 1570.0, 1690.0]
     assert time_left(saved, 5, now=1690.0 + 180) == ", about 10 min left at 2.0 min a pass (last saved 3 min ago)"
     assert time_left(saved[:2], 5) == "" and time_left(saved, 0) == ""
+
+
+def test_training_time_left_is_the_pace_between_the_last_two_checkpoints(tmp_path):
+    import os
+
+    from likra.experiments.status import training_left
+
+    head = tmp_path / "neg"
+    for n, t in ((128, 1000.0), (256, 1256.0)):  # 128 examples in 256 s: 2 s an example
+        (head / f"checkpoint-{n:06d}").mkdir(parents=True)
+        os.utime(head / f"checkpoint-{n:06d}", (t, t))
+    (head / "train_state").mkdir()
+    (head / "train_state" / "state.json").write_text("{}")
+    os.utime(head / "train_state" / "state.json", (1300.0, 1300.0))
+    assert training_left(head, 296, 1024, now=1300.0 + 120) == "; about 24 min left, state saved 2 min ago"
+    assert training_left(head, 296, None) == ""

@@ -27,7 +27,23 @@ def head_status(run: Path, head: str, total: int | None) -> str:
     if state is None:
         return f"{head} not started"
     of = f"/{total}" if total else ""
-    return f"{head} {state['examples_seen']}{of}" + ("" if state["finished"] else " (training)")
+    if state["finished"]:
+        return f"{head} {state['examples_seen']}{of}"
+    return f"{head} {state['examples_seen']}{of} (training{training_left(run / head, state['examples_seen'], total)})"
+
+
+def training_left(head_dir: Path, seen: int, total: int | None, now: float | None = None) -> str:
+    """'; about N min left' at the pace between the head's last two saved checkpoints (1, 2, 4, ...
+    examples: the later ones take most of the time), and how long ago its state was last saved."""
+    saved = sorted((int(p.name.split("-")[1]), p.stat().st_mtime) for p in head_dir.glob("checkpoint-*")
+                   if p.name.split("-")[1].isdigit())
+    if not total or len(saved) < 2 or saved[-1][0] == saved[-2][0]:
+        return ""
+    (a, ta), (b, tb) = saved[-2:]
+    per = (tb - ta) / (b - a)  # seconds per example
+    state = head_dir / "train_state" / "state.json"
+    ago = ((now if now is not None else time.time()) - state.stat().st_mtime) / 60
+    return f"; about {per * (total - seen) / 60:.0f} min left, state saved {ago:.0f} min ago"
 
 
 def eval_status(folder: Path, stem: str = "scores", done: str = "results.json") -> str:
