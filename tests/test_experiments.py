@@ -326,14 +326,15 @@ def test_finished_only_with_nothing_finished_is_a_clear_error(exp, tmp_path, cap
     assert main(["--quiet", "experiment", "curve", *argv, "--finished-only"]) == 2
     err = capsys.readouterr().err
     assert "nothing in" in err and "is finished yet" in err and "seed 0:" in err
-    assert not (tmp_path / "empty" / "seed-0").exists()
+    assert not (tmp_path / "empty" / "seed-0").exists() and not (tmp_path / "empty" / "curve.csv").exists()
 
 
 def test_finished_only_never_scores_a_table_of_other_settings(exp, capsys):
     out, args = exp
     table = out / "seed-0" / "eval" / "arc_challenge-test" / "scores.csv"
-    before = table.stat().st_mtime_ns
+    before = table.stat().st_mtime_ns, (out / "curve.csv").read_text()
     argv = [a if a != "5" else "4" for a in args]  # --limit 4: the saved tables are of 5 questions
     assert main(["--quiet", "experiment", "curve", *argv, "--finished-only"]) == 2
     assert "not scored with these settings yet" in capsys.readouterr().err
-    assert table.stat().st_mtime_ns == before and not list(table.parent.glob("*.partial.*"))
+    assert (table.stat().st_mtime_ns, (out / "curve.csv").read_text()) == before  # the record is left as it was
+    assert not list(table.parent.glob("*.partial.*"))

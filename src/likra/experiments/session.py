@@ -137,12 +137,12 @@ class Session:
         the config, seeds and library versions) and NAME.md (the summary at a glance: experiments/markdown.py)."""
         from likra.experiments import markdown
 
-        write_csv(self.out / f"{name}.csv", rows)
-        write_csv(self.out / f"{name}-summary.csv", summary)
-        if not rows:
+        if not rows and self.cfg.finished_only:  # before any file: an earlier record stays as it was
             from likra.errors import NotFinished
 
             raise NotFinished(f"{name}: nothing in {self.out} is finished yet; left out: " + "; ".join(self.skipped))
+        write_csv(self.out / f"{name}.csv", rows)
+        write_csv(self.out / f"{name}-summary.csv", summary)
         seeds = sorted({r["seed"] for r in rows}) if self.cfg.finished_only else list(self.cfg.seeds)
         record = {"experiment": name, "config": asdict(self.cfg), "seeds": seeds,
                   **({"skipped": self.skipped} if self.cfg.finished_only else {}),
