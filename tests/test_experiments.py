@@ -338,3 +338,22 @@ def test_finished_only_never_scores_a_table_of_other_settings(exp, capsys):
     assert "not scored with these settings yet" in capsys.readouterr().err
     assert (table.stat().st_mtime_ns, (out / "curve.csv").read_text()) == before  # the record is left as it was
     assert not list(table.parent.glob("*.partial.*"))
+
+
+def test_the_base_pass_is_scored_once_per_folder_and_equals_a_fresh_one(exp, model_dir, tmp_path):
+    """Seed 1's base rows come from the folder's base cache (seed 0 scored them): they equal the rows a
+    fresh `likra eval` of seed 1 scores itself, to the last bit."""
+    from likra.scoring.table import ScoreTable
+
+    out, _ = exp
+    cached = [ScoreTable.load(p) for p in (out / "base-scores").glob("base-*.csv")]
+    assert any({r.question_id for r in c} == {r.question_id for r in ScoreTable.load(
+        out / "seed-0" / "eval" / "arc_challenge-test" / "scores.csv")} for c in cached)  # the curve's test set
+    fresh = tmp_path / "fresh"
+    assert main(["--quiet", "eval", "--run", str(out / "seed-1"), "--model", str(model_dir), "--limit", "5",
+                 "--checkpoints", "all", "--out", str(fresh)]) == 0
+    mine = ScoreTable.load(out / "seed-1" / "eval" / "arc_challenge-test" / "scores.csv")
+    theirs = ScoreTable.load(fresh / "scores.csv")
+    key = lambda r: (r.question_id, r.choice)  # noqa: E731
+    assert sorted(mine.select("base"), key=key) == sorted(theirs.select("base"), key=key)
+    assert sorted(mine.select("pos", "8"), key=key) == sorted(theirs.select("pos", "8"), key=key)

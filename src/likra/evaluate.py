@@ -173,13 +173,18 @@ def _first_difference(saved: dict, shape: dict) -> str | None:
 
 
 def scored_table(likra, questions: list[Question], checkpoints: list[int], engine, scores: Path, shape: dict,
-                 record: Path, reuse_only: bool = False) -> ScoreTable:
+                 record: Path, reuse_only: bool = False, base_cache: Path | None = None) -> ScoreTable:
     """The table of `questions` under the run's heads at `checkpoints`, saved at `scores`: reused when
     `record` (which the caller writes after, with "shape" and "scores_sha256") says it has this shape,
     resumed from its partial table when an earlier scoring was cut off, else scored pass by pass.
-    `reuse_only`: NotFinished instead of any scoring."""
+    `reuse_only`: NotFinished instead of any scoring. `base_cache`: a folder where the base model's rows
+    of this shape are shared with other runs (scoring/base_cache.py)."""
+    from likra.scoring import base_cache as cache
+
     table = _finished_table(record, scores, shape)
     if table is not None:
+        if base_cache is not None and is_main():
+            cache.keep(table, base_cache, shape)
         return table
     if reuse_only:
         from likra.errors import NotFinished
@@ -187,10 +192,15 @@ def scored_table(likra, questions: list[Question], checkpoints: list[int], engin
         raise NotFinished(f"{scores}: not scored with these settings yet")
     partial = scores.with_name(scores.stem + ".partial.csv")
     saved_at: list[float] = []  # when each pass of this process was saved: `likra experiment status` tells the time left
-    table = score_run(likra, questions, checkpoints, engine, _resume_table(partial, shape),
+    table = _resume_table(partial, shape)
+    if base_cache is not None:
+        table = cache.fill(table, base_cache, shape)
+    table = score_run(likra, questions, checkpoints, engine, table,
                       on_pass=lambda t: _save_partial(t, partial, shape, saved_at) if is_main() else None)
     validate(table)  # the engine's own output obeys the table's invariants (a guard against engine bugs)
     if is_main():  # every process holds the whole (gathered) table; one writes it
+        if base_cache is not None:
+            cache.keep(table, base_cache, shape)
         table.save(scores)
         partial.unlink(missing_ok=True)
         partial.with_suffix(".json").unlink(missing_ok=True)
@@ -241,12 +251,12 @@ def format_report(rep: dict) -> str:
 
 def evaluate(cfg: EvalConfig, run_dir: str | Path | None, out_dir: str | Path, model_spec: str | None = None,
              device: str = "auto", dtype: str = "auto", cache_dir: str | None = None, progress: bool = True,
-             likra=None, reuse_only: bool = False) -> dict:
+             likra=None, reuse_only: bool = False, base_cache: Path | None = None) -> dict:
     """Score `cfg`'s questions with the run's heads and write scores.csv + results.json to `out_dir`.
 
     Questions, heads and checkpoints are checked before the model loads; `likra` (a LikraModel of
     this run) skips loading it again. `reuse_only`: only an existing table of these settings, else
-    NotFinished (no scoring).
+    NotFinished (no scoring). `base_cache`: see scored_table.
     """
     from likra.likra_model import load_likra, run_heads, select_checkpoints, unpaired_checkpoints
     from likra.scoring.lengths import apply_length_policy
@@ -268,7 +278,7 @@ def evaluate(cfg: EvalConfig, run_dir: str | Path | None, out_dir: str | Path, m
     out_dir = Path(out_dir)
     shape = table_shape(cfg, run_dir, checkpoints, likra, questions)
     table = scored_table(likra, questions, checkpoints, engine, out_dir / SCORES_FILE, shape, out_dir / RESULTS_FILE,
-                         reuse_only)
+                         reuse_only, base_cache)
     rep = report(table, cfg.weights)
     rep.update({"config": asdict(cfg), "run_dir": str(run_dir) if run_dir else None, "base_model": likra.loaded.identity,
                 "questions": len(questions), "checkpoints": checkpoints, "length": asdict(lengths),

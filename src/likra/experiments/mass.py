@@ -11,7 +11,7 @@ import random
 from likra.data.negatives import borrowed_answer
 from likra.data.questions import Question
 from likra.experiments.plots import draw_band, panels, save
-from likra.experiments.session import Session, log, short
+from likra.experiments.session import BASE_CACHE, Session, log, short
 from likra.experiments.stats import summarise
 from likra.scoring.rules import choice_scores
 from likra.scoring.table import ScoreTable
@@ -61,7 +61,7 @@ def score_mass(s: Session, seed: int, curve_table: ScoreTable) -> ScoreTable:
     shape = table_shape(ev, run, checkpoints, likra, questions)
     record = path.with_suffix(".json")
     table = scored_table(likra, questions, checkpoints, likra.engine(progress=s.progress, truncate=True), path, shape,
-                         record, reuse_only=s.cfg.finished_only)
+                         record, reuse_only=s.cfg.finished_only, base_cache=s.out / BASE_CACHE)
     atomic_write_json(record, {"shape": shape, "scores_sha256": file_sha(path)})
     return table
 

@@ -7,6 +7,7 @@ and `negatives` reuse the runs `curve` trained):
   OUT/seed-S/eval/B-SPLIT/    its score table at every checkpoint (scores.csv, results.json)
   OUT/negatives/KIND/seed-S/  negative-only runs of the `negatives` experiment
   OUT/negatives/mined/seed-S.jsonl  the seed's training questions with the base model's own wrong answers
+  OUT/base-scores/            the base model's rows of a test set, scored once and shared by every run
   OUT/NAME.csv, NAME-summary.csv, NAME.json, NAME.png, NAME.md   each experiment's results
 """
 
@@ -26,6 +27,7 @@ from likra.scoring.table import ScoreTable
 
 _logger = get_logger(__name__)
 NEAR_MISS_VARIANTS = {"hardest", "easiest"}  # kinds of `negatives` that are near-miss strategies
+BASE_CACHE = "base-scores"  # OUT/base-scores/: the base model's rows, scored once for every run of the folder
 
 
 def short(model: str) -> str:
@@ -128,7 +130,8 @@ class Session:
         out = run / "eval" / f"{ev.benchmark}-{ev.split}"
         log(f"[{run}] evaluating")
         likra = load_likra(run_dir=run, checkpoint=None, loaded=self.loaded)
-        evaluate(ev, run, out, progress=self.progress, likra=likra, reuse_only=self.cfg.finished_only)
+        evaluate(ev, run, out, progress=self.progress, likra=likra, reuse_only=self.cfg.finished_only,
+                 base_cache=self.out / BASE_CACHE)
         return ScoreTable.load(out / SCORES_FILE)
 
     # ---- outputs --------------------------------------------------------------------------------
