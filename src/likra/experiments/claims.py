@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from likra.experiments.outcomes import combination_matrix, difference_matrix, selects
+from likra.experiments.outcomes import difference_matrix, rise_matrix, selects
 from likra.experiments.stats import crossed_interval, mean_interval, ratio_interval
 from likra.experiments.stats import format_interval as fmt
 
@@ -155,10 +155,8 @@ def gain_with_questions(rec: dict, a: int, b: int) -> tuple[tuple, ...] | None:
     """Claim (b) counting the questions: (g-/g+ with its Fieller interval; g+, g- and g- - g+ each with
     its crossed interval), from per-question outcomes (RESULTS.md's definitions of g+ and g-, question
     by question); None when the record keeps none."""
-    span = b - a
-    pos = combination_matrix(rec, [(1 / span, b, {"rule": "sft"}), (-1 / span, a, {"rule": "sft"})])
-    neg = combination_matrix(rec, [(1 / span, b, {"rule": "likra"}), (-1 / span, b, {"rule": "sft"}),
-                                   (-1 / span, a, {"rule": "likra"}), (1 / span, a, {"rule": "sft"})])
+    pos = rise_matrix(rec, (a, b), {"rule": "sft"})
+    neg = rise_matrix(rec, (a, b), {"rule": "likra"}, minus={"rule": "sft"})
     if pos is None or neg is None:
         return None
     more = [[n - p for n, p in zip(rn, rp)] for rn, rp in zip(neg, pos)]

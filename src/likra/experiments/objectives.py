@@ -92,13 +92,10 @@ def beyond_sft(rows: list[dict], method: str, window: tuple[int, int]) -> dict:
 def beyond_sft_over_questions(record: dict, method: str, window: tuple[int, int]) -> tuple | None:
     """`beyond_sft` question by question: the crossed interval (seeds x questions) of the per-example
     rise of (method - SFT) over `window`, from the record's outcomes; None without them."""
-    from likra.experiments.outcomes import combination_matrix
+    from likra.experiments.outcomes import rise_matrix
     from likra.experiments.stats import crossed_interval
 
-    a, b = window
-    k = 1 / (b - a)
-    matrix = combination_matrix(record, [(k, b, {"method": method}), (-k, b, {"method": "SFT"}),
-                                         (-k, a, {"method": method}), (k, a, {"method": "SFT"})])
+    matrix = rise_matrix(record, window, {"method": method}, minus={"method": "SFT"})
     return crossed_interval(matrix) if matrix else None
 
 

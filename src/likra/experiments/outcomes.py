@@ -63,6 +63,15 @@ def combination_matrix(record: dict, terms: list[tuple[float, int, dict]]) -> li
             for s in seeds] or None
 
 
+def rise_matrix(record: dict, window: tuple[int, int], sel: dict, minus: dict | None = None) -> list[list[float]] | None:
+    """Seeds x questions: the rise per added example over `window` (a -> b examples) of the outcome of
+    the entries `sel` selects, less that of `minus`'s (e.g. Likra's rise beyond SFT's: claim (b)'s g-)."""
+    a, b = window
+    k = 1 / (b - a)
+    terms = [(k, b, sel), (-k, a, sel)] + ([(-k, b, minus), (k, a, minus)] if minus else [])
+    return combination_matrix(record, terms)
+
+
 def difference_matrix(record: dict, examples: int, a: dict, b: dict) -> list[list[int]] | None:
     """Seeds x questions: a's outcome minus b's at `examples` (1, 0 or -1), over the seeds that have both,
     in seed order; `a` and `b` select entries by their keys (e.g. {"rule": "likra"}). None when the

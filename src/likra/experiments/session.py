@@ -105,13 +105,13 @@ class Session:
         if self.cfg.finished_only:
             require_finished(run, heads)
         if objective is not None:
-            cfg = self.train_config(seed, objective=objective, heads=("pos",))
+            cfg = self.train_config(seed, objective=objective, heads=heads)
         elif kind == "mined":
             from likra.experiments.mined import mined_file
 
-            cfg = self.train_config(seed, kind, heads=("neg",), user_file=mined_file(self, seed))
+            cfg = self.train_config(seed, kind, heads=heads, user_file=mined_file(self, seed))
         else:
-            cfg = self.train_config(seed) if kind is None else self.train_config(seed, kind, heads=("neg",))
+            cfg = self.train_config(seed, kind or "near-miss", heads=heads)
         log(f"[{run}] training")
         train_run(cfg, run, progress=self.progress, loaded=self.loaded)
         return run
@@ -173,10 +173,11 @@ def require_finished(run: Path, heads: tuple[str, ...]) -> None:
     import json
 
     from likra.errors import NotFinished
+    from likra.likra_model import STATE_FILE
 
     for head in heads:
         try:
-            state = json.loads((run / head / "train_state" / "state.json").read_text(encoding="utf-8"))
+            state = json.loads((run / head / STATE_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             raise NotFinished(f"{run}: the {head} head has not started training") from None
         if not state.get("finished"):

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from likra.experiments.session import Session
+from likra.likra_model import STATE_FILE
 
 
 def _json(path: Path) -> dict | None:
@@ -23,7 +24,7 @@ def _json(path: Path) -> dict | None:
 
 
 def head_status(run: Path, head: str, total: int | None) -> str:
-    state = _json(run / head / "train_state" / "state.json")
+    state = _json(run / head / STATE_FILE)
     if state is None:
         return f"{head} not started"
     of = f"/{total}" if total else ""
@@ -41,7 +42,7 @@ def training_left(head_dir: Path, seen: int, total: int | None, now: float | Non
         return ""
     (a, ta), (b, tb) = saved[-2:]
     per = (tb - ta) / (b - a)  # seconds per example
-    state = head_dir / "train_state" / "state.json"
+    state = head_dir / STATE_FILE
     ago = ((now if now is not None else time.time()) - state.stat().st_mtime) / 60
     return f"; about {per * (total - seen) / 60:.0f} min left, state saved {ago:.0f} min ago"
 
