@@ -77,6 +77,8 @@ def test_time_left_comes_from_the_checkpoint_passes_and_says_how_fresh_it_is():
     saved = [1000.0, 1030.0, 1150.0, 1270.0, 1570.0, 1690.0]
     assert time_left(saved, 5, now=1690.0 + 180) == ", about 10 min left at 2.0 min a pass (last saved 3 min ago)"
     assert time_left(saved[:2], 5) == "" and time_left(saved, 0) == ""
+    # no pass for 3 x 2 min + 10 min: the job has stopped, and an estimate would mislead
+    assert time_left(saved, 5, now=1690.0 + 3 * 120 + 601).startswith(", stopped: last pass saved 16 min ago")
 
 
 def test_training_time_left_is_the_pace_between_the_last_two_checkpoints(tmp_path):
@@ -91,5 +93,9 @@ def test_training_time_left_is_the_pace_between_the_last_two_checkpoints(tmp_pat
     (head / "train_state").mkdir()
     (head / "train_state" / "state.json").write_text("{}")
     os.utime(head / "train_state" / "state.json", (1300.0, 1300.0))
-    assert training_left(head, 296, 1024, now=1300.0 + 120) == "; about 24 min left, state saved 2 min ago"
+    assert training_left(head, 296, 1024, now=1300.0 + 120) == "training; about 24 min left, state saved 2 min ago"
     assert training_left(head, 296, None) == ""
+    # saved every 640 examples: 1280 s to the next save at most; silent for over 3 x that + 10 min = stopped
+    assert training_left(head, 296, 1024, now=1300.0 + 3 * 1280 + 599).startswith("training; about")
+    assert training_left(head, 296, 1024, now=1300.0 + 3 * 1280 + 601) == (
+        "stopped: state saved 74 min ago; rerun its command to resume")

@@ -30,12 +30,20 @@ def head_status(run: Path, head: str, total: int | None) -> str:
     of = f"/{total}" if total else ""
     if state["finished"]:
         return f"{head} {state['examples_seen']}{of}"
-    return f"{head} {state['examples_seen']}{of} (training{training_left(run / head, state['examples_seen'], total)})"
+    between = (state.get("config") or {}).get("state_every", 20) * (state.get("config") or {}).get("batch_size", 32)
+    return f"{head} {state['examples_seen']}{of} ({training_left(run / head, state['examples_seen'], total, between) or 'training'})"
 
 
-def training_left(head_dir: Path, seen: int, total: int | None, now: float | None = None) -> str:
-    """'; about N min left' at the pace between the head's last two saved checkpoints (1, 2, 4, ...
-    examples: the later ones take most of the time), and how long ago its state was last saved."""
+def stopped(ago_s: float, next_save_s: float) -> bool:
+    """A job that has not saved for three times as long as its next save should take (and 10 min more,
+    for a busy machine) is taken as stopped: its estimate would only mislead."""
+    return ago_s > 3 * next_save_s + 600
+
+
+def training_left(head_dir: Path, seen: int, total: int | None, between: int = 640, now: float | None = None) -> str:
+    """'training; about N min left' at the pace between the head's last two saved checkpoints (1, 2, 4, ...
+    examples: the later ones take most of the time), and how long ago its state was last saved
+    (it is saved every `between` examples and at each checkpoint); a stopped one says so instead."""
     saved = sorted((int(p.name.split("-")[1]), p.stat().st_mtime) for p in head_dir.glob("checkpoint-*")
                    if p.name.split("-")[1].isdigit())
     if not total or len(saved) < 2 or saved[-1][0] == saved[-2][0]:
@@ -43,8 +51,10 @@ def training_left(head_dir: Path, seen: int, total: int | None, now: float | Non
     (a, ta), (b, tb) = saved[-2:]
     per = (tb - ta) / (b - a)  # seconds per example
     state = head_dir / STATE_FILE
-    ago = ((now if now is not None else time.time()) - state.stat().st_mtime) / 60
-    return f"; about {per * (total - seen) / 60:.0f} min left, state saved {ago:.0f} min ago"
+    ago = (now if now is not None else time.time()) - state.stat().st_mtime
+    if stopped(ago, per * min(max(total - seen, 1), between)):
+        return f"stopped: state saved {ago / 60:.0f} min ago; rerun its command to resume"
+    return f"training; about {per * (total - seen) / 60:.0f} min left, state saved {ago / 60:.0f} min ago"
 
 
 def eval_status(folder: Path, stem: str = "scores", done: str = "results.json") -> str:
@@ -71,8 +81,10 @@ def time_left(saved_at: list[float], checkpoints_left: float, now: float | None 
     if not steps or checkpoints_left <= 0:
         return ""
     per = sorted(steps)[len(steps) // 2]
-    ago = ((now if now is not None else time.time()) - saved_at[-1]) / 60
-    return f", about {per * checkpoints_left / 60:.0f} min left at {per / 60:.1f} min a pass (last saved {ago:.0f} min ago)"
+    ago = (now if now is not None else time.time()) - saved_at[-1]
+    if stopped(ago, per):
+        return f", stopped: last pass saved {ago / 60:.0f} min ago (a pass takes {per / 60:.1f} min); rerun its command to resume"
+    return f", about {per * checkpoints_left / 60:.0f} min left at {per / 60:.1f} min a pass (last saved {ago / 60:.0f} min ago)"
 
 
 def run_line(run: Path, root: Path) -> str:
