@@ -7,7 +7,7 @@ per-character log-likelihood and, for those trained against the base model, by t
 from __future__ import annotations
 
 from likra.experiments.outcomes import Outcomes
-from likra.experiments.plots import band_plot
+from likra.experiments.plots import band_plot, seeds_label
 from likra.experiments.session import Session, log, short
 from likra.experiments.curve import WINDOW
 from likra.experiments.stats import format_interval, mean_interval, summarise
@@ -116,6 +116,6 @@ def plot(summary: list[dict], s: Session) -> None:
     c = s.cfg
     band_plot(series, s.out / "objectives.png",
               f"{short(c.model)}: objectives that learn from negatives, same data and checkpoints "
-              f"({c.eval_benchmark} {c.eval_split}, {c.limit or 'all'} questions, {len(c.seeds)} seed(s), 95% band)",
+              f"({c.eval_benchmark} {c.eval_split}, {c.limit or 'all'} questions, {seeds_label(summary)}, 95% band)",
               "training questions (log2)", "accuracy" + (" (acc_norm)" if c.norm == "char" else ""),
               colours=colours, labels={m: m for m in methods})

@@ -33,6 +33,37 @@ def wrap(title: str, width: int = 95) -> str:
     return "\n".join(textwrap.wrap(title, width))
 
 
+def seeds_label(summary: Sequence[dict]) -> str:
+    """'3 seeds', or '1-3 seeds (per line in the legend)' when lines differ: from the summary rows' own
+    seed counts, so a record built from the finished runs never claims the seeds it was asked for."""
+    ns = sorted({r["seeds"] for r in summary if "seeds" in r})
+    if not ns:
+        return "no seeds"
+    lo, hi = ns[0], ns[-1]
+    return f"{hi} seed{'s' * (hi > 1)}" if lo == hi else f"{lo}-{hi} seeds (per line in the legend)"
+
+
+def _with_seeds(label: str, points: Sequence[dict], differ: bool) -> str:
+    n = max((p.get("seeds", 0) for p in points), default=0)
+    return f"{label} ({n} seed{'s' * (n > 1)})" if differ and n else label
+
+
+def _y_range(series: dict[str, list[dict]], hlines: dict[str, dict], clip: tuple[float, float] | None,
+             widest: float = 0.15) -> tuple[float, float] | None:
+    """The means and every band at most `widest` either side of its mean, padded: a band from two seeds
+    (t with 1 degree of freedom: 12.7 standard errors) would otherwise flatten every line; it runs off
+    the frame instead, visibly cut."""
+    ys = [p["mean"] for pts in series.values() for p in pts] + [r["mean"] for r in hlines.values()]
+    ys += [v for pts in series.values() for p in pts if not math.isnan(p["low"]) and p["high"] - p["mean"] <= widest
+           for v in (p["low"], p["high"])]
+    ys = [y for y in ys if not math.isnan(y)]
+    if not ys:
+        return None
+    pad = max(0.02, 0.08 * (max(ys) - min(ys)))
+    lo, hi = min(ys) - pad, max(ys) + pad
+    return (_clip(lo, clip), _clip(hi, clip)) if clip else (lo, hi)
+
+
 def _clip(v: float, clip: tuple[float, float] | None) -> float:
     return v if clip is None or math.isnan(v) else min(max(v, clip[0]), clip[1])
 
@@ -41,13 +72,15 @@ def band_plot(series: dict[str, list[dict]], path: str | Path, title: str, xlabe
               log2_x: bool = True, hlines: dict[str, dict] | None = None, chance: float | None = None,
               colours: dict[str, str] | None = None, labels: dict[str, str] | None = None,
               clip: tuple[float, float] | None = (0.0, 1.0)) -> Path:
-    """One line per series (points {'x', 'mean', 'low', 'high'}), a shaded 95% band where it is known
-    (clipped to `clip`: an accuracy interval from few seeds can reach past 0 or 1); `hlines` are flat
-    references (e.g. the base model: {'mean', 'low', 'high'})."""
+    """One line per series (points {'x', 'mean', 'low', 'high'} and optionally 'seeds'), a shaded 95% band
+    where it is known (clipped to `clip`: an accuracy interval from few seeds can reach past 0 or 1);
+    `hlines` are flat references (e.g. the base model: {'mean', 'low', 'high'}). Where lines have
+    different numbers of seeds, each label says its own."""
     import matplotlib.pyplot as plt
 
     colours, labels = {**COLOURS, **(colours or {})}, {**LABELS, **(labels or {})}
     fig, ax = _figure(title, xlabel, ylabel, log2_x)
+    differ = len({max((p.get("seeds", 0) for p in pts), default=0) for pts in series.values()}) > 1
     for name, ref in (hlines or {}).items():
         c = colours.get(name, "#555555")
         ax.axhline(ref["mean"], color=c, linestyle="--", linewidth=1, label=labels.get(name, name))
@@ -57,10 +90,13 @@ def band_plot(series: dict[str, list[dict]], path: str | Path, title: str, xlabe
         points = sorted(points, key=lambda p: p["x"])
         xs = [p["x"] for p in points]
         c = colours.get(name)
-        ax.plot(xs, [p["mean"] for p in points], marker="o", markersize=3, color=c, label=labels.get(name, name))
+        ax.plot(xs, [p["mean"] for p in points], marker="o", markersize=3, color=c,
+                label=_with_seeds(labels.get(name, name), points, differ))
         if all(not math.isnan(p["low"]) for p in points):
             ax.fill_between(xs, [_clip(p["low"], clip) for p in points], [_clip(p["high"], clip) for p in points],
                             color=c, alpha=0.18)
+    if (ylim := _y_range(series, hlines or {}, clip)) is not None:
+        ax.set_ylim(*ylim)
     if chance is not None:
         ax.axhline(chance, color="black", linestyle=":", linewidth=0.8, label="chance")
     ax.legend(fontsize=8, loc="best")
