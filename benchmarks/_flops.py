@@ -19,7 +19,7 @@ def param_count(model) -> int:
 def needed_tokens(loaded, questions: Sequence) -> int:
     """Tokens one head must run over to score `questions`: shared prefix once + each choice's rest."""
     from likra.scoring.packing import pack_question
-    from likra.tokenize import encode_pair
+    from likra.ops.tokenize import encode_pair
 
     return sum(len(pack_question(i, [encode_pair(loaded.tokenizer, loaded.prefix_token_ids, c, a)
                                      for c, a in q.requests()]).input_ids) for i, q in enumerate(questions))

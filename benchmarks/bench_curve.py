@@ -41,7 +41,7 @@ def run(model_spec: str, n_train: int | None, n_test: int | None, out_dir: Path,
     from likra.likra_model import LikraModel
     from likra.models import load_model
     from likra.pipeline import build_training_data
-    from likra.trainer import HeadTrainer, TrainConfig
+    from likra.training.trainer import HeadTrainer, TrainConfig
 
     t0 = time.perf_counter()
     loaded = load_model(model_spec, device=device)

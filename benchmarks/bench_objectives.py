@@ -44,7 +44,7 @@ def load(args):
 def time_objective(loaded, name: str, units: list, args, workdir: Path) -> dict:
     from likra.config import ObjectiveConfig, TrainConfig
     from likra.heads import heads_on
-    from likra.trainer import HeadTrainer
+    from likra.training.trainer import HeadTrainer
 
     model = heads_on(loaded, seed=0)  # the same initial adapters for every objective
     cfg = TrainConfig(lr=1e-4, batch_size=args.batch_size, curve=False, state_every=10**6,

@@ -8,7 +8,7 @@ dropout 0 on gate/up/down_proj; AdamW lr 1e-4 constant, weight decay 0; grad cli
 Sides, each run in its own subprocess (so its peak memory is its own):
   baseline     transformers.Trainer on a PEFT model: padded batches of --batch-size, loss from the
                model's forward (full-vocabulary logits at every position), one Trainer run per head.
-  likra        likra.trainer.HeadTrainer with TrainConfig(curve=False): fixed batches of --batch-size,
+  likra        likra.training.trainer.HeadTrainer with TrainConfig(curve=False): fixed batches of --batch-size,
                so its per-step losses must equal the baseline's (same math, within float noise).
   likra-curve  HeadTrainer with the default TrainConfig (curve=True): batches never cross a power of
                two of examples (1, 1, 2, 4, 8, ...), checkpoints at each; what `likra train` runs.
@@ -61,8 +61,8 @@ def run_side(side: str, job: dict) -> dict:
 
     from likra.data.negatives import TrainingPair
     from likra.models import load_model
-    from likra.tokenize import encode_pair
-    from likra.trainer import example_order
+    from likra.ops.tokenize import encode_pair
+    from likra.training.trainer import example_order
 
     if job["threads"]:
         torch.set_num_threads(job["threads"])
@@ -99,7 +99,7 @@ def run_side(side: str, job: dict) -> dict:
             examples = [encode_pair(tok, prefix, pairs[head][i].context, pairs[head][i].answer) for i in order]
             losses[head] = tb.train_baseline_head(model, head, examples, pad_id, f"{out_dir}/{head}", bs, seed=seed)
         else:
-            from likra.trainer import HeadTrainer, TrainConfig
+            from likra.training.trainer import HeadTrainer, TrainConfig
 
             cfg = TrainConfig(batch_size=bs, seed=seed, curve=side == "likra-curve")
             result = HeadTrainer(model, tok, prefix, head, f"{out_dir}/{head}", cfg, progress=False).train(pairs[head])
@@ -129,7 +129,7 @@ def run_side(side: str, job: dict) -> dict:
 
 def _time_likra_saves() -> list[float]:
     """Accumulate the time likra's trainer spends writing checkpoints and resume states."""
-    import likra.trainer as lt
+    import likra.training.trainer as lt
 
     total = [0.0]
 
@@ -251,7 +251,7 @@ def environment() -> dict:
             versions[pkg] = md.version(pkg)
         except md.PackageNotFoundError:
             versions[pkg] = None
-    train_py = REPO / "src/likra/trainer.py"
+    train_py = REPO / "src/likra/training/trainer.py"
     return {
         "python": platform.python_version(), "platform": platform.platform(), "processor": platform.processor(),
         "cpu_count": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,

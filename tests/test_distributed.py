@@ -24,11 +24,11 @@ from safetensors.torch import load_file
 from likra import distributed
 from likra.config import DataConfig, ObjectiveConfig, TrainConfig
 from likra.heads import attach_heads
-from likra.objectives import OBJECTIVES
+from likra.training.objectives import OBJECTIVES
 from likra.paths import data_root
 from likra.pipeline import build_training_data, training_units
 from likra.scoring.table import ScoreTable
-from likra.trainer import HeadTrainer, gather_scores
+from likra.training.trainer import HeadTrainer, gather_scores
 from likra.testing import build_model
 
 needs_data = pytest.mark.skipif(not (data_root() / "arc").is_dir(), reason="benchmark data not found")

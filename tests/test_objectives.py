@@ -1,4 +1,4 @@
-"""The training objectives (likra.objectives): each against TRL 1.16's own trainer code on the same tiny
+"""The training objectives (likra.training.objectives): each against TRL 1.16's own trainer code on the same tiny
 model and batch (TRL in the test extra only), unlikelihood and InfoNCA against the papers' formulas by
 hand, and the properties every objective needs: grads flow, and the loss falls as gold beats wrong."""
 
@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from likra.errors import ConfigError
-from likra.objectives import OBJECTIVES, Scores, make_objective
+from likra.training.objectives import OBJECTIVES, Scores, make_objective
 
 V = 13  # vocabulary of the tiny model
 

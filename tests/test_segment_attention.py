@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from likra.masks import PAD, segment_mask
-from likra.segment_attention import segment_attention, segment_bounds, segment_sdpa
+from likra.ops.masks import PAD, segment_mask
+from likra.ops.segment_attention import segment_attention, segment_bounds, segment_sdpa
 from likra.testing import build_model
 
 
@@ -41,7 +41,7 @@ def test_equals_masked_sdpa_values_and_gradients(kv_heads):
 
 
 def test_model_runs_per_segment_and_is_restored(monkeypatch):
-    from likra import segment_attention as sa
+    from likra.ops import segment_attention as sa
 
     model = build_model("llama")
     seg = torch.tensor([[0] * 4 + [1] * 5])

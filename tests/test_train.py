@@ -8,7 +8,7 @@ from safetensors.torch import load_file
 
 from likra.data.negatives import TrainingPair
 from likra.heads import attach_heads, load_head, read_meta
-from likra.trainer import HeadTrainer, TrainConfig, batch_schedule, is_checkpoint
+from likra.training.trainer import HeadTrainer, TrainConfig, batch_schedule, is_checkpoint
 from likra.testing import build_model
 from tests.scoring.naive import naive_logprob
 
@@ -137,10 +137,10 @@ def test_pos_head_raises_gold_and_neg_head_raises_wrong_answers(tokenizer, tmp_p
 @pytest.mark.parametrize("arch", ["llama", "qwen2", "gemma3"])
 def test_packed_rows_give_the_same_loss_and_gradients_as_padding(tokenizer, arch):
     from likra.heads import make_trainable
-    from likra.tokenize import encode_pair
-    from likra.batching import answer_loss
-    from likra.batching import packed as _packed
-    from likra.batching import padded as _padded
+    from likra.ops.tokenize import encode_pair
+    from likra.training.batching import answer_loss
+    from likra.training.batching import packed as _packed
+    from likra.training.batching import padded as _padded
 
     model = attach_heads(build_model(arch))
     params = make_trainable(model, "pos")
@@ -163,8 +163,8 @@ def test_packed_rows_give_the_same_loss_and_gradients_as_padding(tokenizer, arch
 
 
 def test_packing_balances_rows_and_keeps_every_example_whole():
-    from likra.masks import PAD
-    from likra.batching import packed as _packed
+    from likra.ops.masks import PAD
+    from likra.training.batching import packed as _packed
 
     encoded = [([1] * (3 + i % 4), [7] * (2 + i % 3)) for i in range(13)]
     total = sum(len(c) + len(a) for c, a in encoded)

@@ -58,7 +58,7 @@ def test_dpo_reference_is_the_base_model(model_dir, tmp_path):
     from likra.models import load_model
     from likra.pipeline import build_training_data, training_units
     from likra.scoring.engine import EngineConfig, ScoringEngine
-    from likra.trainer import HeadTrainer
+    from likra.training.trainer import HeadTrainer
 
     loaded = load_model(str(model_dir))
     data = build_training_data(DataConfig(n_train=3))

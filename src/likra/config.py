@@ -142,7 +142,7 @@ class LoraSettings:
 
 
 OBJECTIVES = ("nll", "unlikelihood", "dpo", "simpo", "orpo", "kto", "infonca")
-"""The training objectives (likra.objectives): nll trains the pos and neg heads separately (Likra); the
+"""The training objectives (likra.training.objectives): nll trains the pos and neg heads separately (Likra); the
 others train one head from both positives and negatives."""
 
 

@@ -173,7 +173,7 @@ def _left_padded(tokenizer: Any, prefix: list[int], prompts: list[str], pad: int
     """Prompt ids (model prefix such as BOS first) left-padded to one length, and their mask."""
     import torch
 
-    # trailing spaces belong to the answer (as in likra.tokenize.encode_pair): the model writes ' x'
+    # trailing spaces belong to the answer (as in likra.ops.tokenize.encode_pair): the model writes ' x'
     rows = [prefix + tokenizer(p.rstrip(), add_special_tokens=False)["input_ids"] for p in prompts]
     rows = [r or [tokenizer.bos_token_id if tokenizer.bos_token_id is not None else pad] for r in rows]
     width = max(len(r) for r in rows)

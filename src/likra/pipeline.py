@@ -120,7 +120,7 @@ def apply_pair_lengths(data: TrainingData, loaded, policy: str) -> TrainingData:
     """Training examples longer than the model's context: an error listing them, or (policy 'skip')
     their questions left out of both heads, counted in the summary."""
     from likra.scoring.lengths import apply_length_policy, model_max_length
-    from likra.tokenize import encode_pair
+    from likra.ops.tokenize import encode_pair
 
     max_length = model_max_length(loaded.model)
     if max_length is None:
@@ -146,7 +146,7 @@ def training_units(objective: str, data: TrainingData) -> dict[str, list]:
     """What each head trains on, as the objective compares examples: nll trains pos on the gold answers
     and neg on the wrong ones; a paired or unpaired objective trains one head on (gold, wrong) per
     question; a group objective on the gold and all the question's wrong choices."""
-    from likra.objectives import OBJECTIVES
+    from likra.training.objectives import OBJECTIVES
 
     layout = OBJECTIVES[objective].layout
     if layout == "single":
@@ -207,7 +207,7 @@ def train_run(cfg: TrainRunConfig, out_dir: str | Path, resume: bool = True, pro
 
     from likra.heads import heads_on
     from likra.models import load_model
-    from likra.trainer import HeadTrainer
+    from likra.training.trainer import HeadTrainer
 
     out_dir = Path(out_dir)
     t0 = time.time()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from likra.tokenize import encode_pair
+from likra.ops.tokenize import encode_pair
 
 
 def naive_logprob(model, tokenizer, prefix_ids, context: str, continuation: str, head: str) -> float:

@@ -17,7 +17,7 @@ from likra.errors import ConfigError, LengthError
 from likra.heads import LoraSettings, attach_heads
 from likra.scoring.engine import EngineConfig, ScoringEngine
 from likra.scoring.lengths import LENGTH_POLICIES, apply_length_policy, is_too_long, model_max_length
-from likra.tokenize import encode_pair
+from likra.ops.tokenize import encode_pair
 from likra.testing import build_model, randomise_lora
 from tests.scoring.naive import naive_logprob
 

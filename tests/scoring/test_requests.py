@@ -8,7 +8,7 @@ import torch
 from likra.errors import LengthError
 from likra.heads import LoraSettings, attach_heads
 from likra.scoring.engine import EngineConfig, Request, ScoringEngine
-from likra.tokenize import encode_pair
+from likra.ops.tokenize import encode_pair
 from likra.testing import build_model
 from tests.scoring.naive import naive_logprob
 from tests.scoring.test_engine import QUESTIONS, _randomise_heads

@@ -28,12 +28,12 @@ from tqdm.auto import tqdm
 from likra import distributed
 from likra.data.questions import Question
 from likra.errors import ConfigError, LengthError
-from likra.lm_head import last_hidden, output_head, selected_log_probs
-from likra.masks import model_masks
+from likra.ops.lm_head import last_hidden, output_head, selected_log_probs
+from likra.ops.masks import model_masks
 from likra.scoring.lengths import apply_length_policy, model_max_length
 from likra.scoring.packing import PackedQuestion, collate, pack_question
 from likra.scoring.table import BASE_CHECKPOINT, ScoreRow, ScoreTable
-from likra.tokenize import encode_pair
+from likra.ops.tokenize import encode_pair
 
 PEFT_BASE = "__base__"
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from likra.masks import PAD, TRUNK
+from likra.ops.masks import PAD, TRUNK
 
 
 @dataclass

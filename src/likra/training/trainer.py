@@ -22,11 +22,11 @@ from likra.config import TrainConfig
 from likra.data.negatives import TrainingPair
 from likra.errors import ArtifactError, DataError, RunStateError
 from likra.heads import HeadMeta, head_parameters, make_trainable, save_head
-from likra.batching import (answer_loss, answer_token_logps, batch_schedule, example_order, is_checkpoint, packed,
+from likra.training.batching import (answer_loss, answer_token_logps, batch_schedule, example_order, is_checkpoint, packed,
                             padded)
 from likra import distributed
 from likra.io_utils import atomic_write_json
-from likra.tokenize import encode_pair
+from likra.ops.tokenize import encode_pair
 from likra.log import get_logger
 
 _logger = get_logger(__name__)
@@ -75,7 +75,7 @@ class HeadTrainer:
     def __init__(self, model, tokenizer, prefix_ids: Sequence[int], head: str, out_dir: str | Path,
                  config: TrainConfig = TrainConfig(), base_identity: dict | None = None, data_info: dict | None = None,
                  progress: bool = True):
-        from likra.objectives import make_objective
+        from likra.training.objectives import make_objective
 
         self.model, self.tokenizer, self.head, self.config = model, tokenizer, head, config
         self.prefix_ids = list(prefix_ids)
@@ -150,7 +150,7 @@ class HeadTrainer:
     def _scores(self, units: list[tuple[TrainingPair, ...]]):
         """One forward (and one without the adapter when the objective needs a reference): per-example
         and per-token answer log-probabilities, what every objective is computed from."""
-        from likra.objectives import Scores
+        from likra.training.objectives import Scores
 
         seqs = [p for unit in units for p in unit]
         encoded = [encode_pair(self.tokenizer, self.prefix_ids, p.context, p.answer) for p in seqs]
@@ -239,7 +239,7 @@ def gather_scores(local, device):
     process's own share keeps its gradient; the others arrive as values."""
     from dataclasses import replace as _replace
 
-    from likra.objectives import Scores
+    from likra.training.objectives import Scores
 
     mine = None if local is None else _replace(
         local, **{f: getattr(local, f).detach().cpu() for f in _TENSOR_FIELDS if getattr(local, f) is not None})

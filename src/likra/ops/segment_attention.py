@@ -22,7 +22,7 @@ import torch
 from transformers import AttentionInterface
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-from likra.masks import PAD
+from likra.ops.masks import PAD
 
 NAME = "likra_segments"
 _BOUNDS: ContextVar[list[list[tuple[int, int]]] | None] = ContextVar("likra_segment_bounds", default=None)

@@ -8,9 +8,9 @@ import random
 
 import torch
 
-from likra.lm_head import last_hidden, output_head, selected_log_probs
-from likra.masks import PAD, model_masks
-from likra.segment_attention import segment_attention
+from likra.ops.lm_head import last_hidden, output_head, selected_log_probs
+from likra.ops.masks import PAD, model_masks
+from likra.ops.segment_attention import segment_attention
 
 
 def batch_schedule(n: int, batch_size: int, curve: bool) -> list[int]:
