@@ -11,7 +11,7 @@ from _scoring_meter import Meter
 
 from likra.data.benchmarks import add_fewshot, get_benchmark, load_questions
 from likra.data.questions import Question
-from likra.heads import HeadMeta, attach_heads, save_head
+from likra.models.heads import HeadMeta, attach_heads, save_head
 from likra.scoring.engine import EngineConfig, ScoringEngine
 from likra.scoring.rules import accuracy
 

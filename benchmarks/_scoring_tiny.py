@@ -3,7 +3,7 @@
 Nothing is downloaded. The tokenizer is trained on a few hundred lines of the local benchmark files
 so prompts tokenize to a realistic number of tokens (a 25-shot ARC prompt stays well under the
 model's 4096 positions, so lm-eval never truncates). It adds no BOS, like SmolLM2's: both sides then
-score without a prefix token. The folder loads with `likra.models.load_model(folder)` and with
+score without a prefix token. The folder loads with `likra.models.loading.load_model(folder)` and with
 lm-eval's `HFLM(pretrained=folder)`.
 """
 

@@ -37,9 +37,9 @@ def run(model_spec: str, n_train: int | None, n_test: int | None, out_dir: Path,
 
     from likra.config import DataConfig, EvalConfig
     from likra.evaluate import eval_questions, score_run
-    from likra.heads import attach_heads
-    from likra.likra_model import LikraModel
-    from likra.models import load_model
+    from likra.models.heads import attach_heads
+    from likra.models.likra_model import LikraModel
+    from likra.models.loading import load_model
     from likra.pipeline import build_training_data
     from likra.training.trainer import HeadTrainer, TrainConfig
 

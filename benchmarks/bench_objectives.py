@@ -31,19 +31,19 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def load(args):
-    from likra.models import load_model
+    from likra.models.loading import load_model
 
     if not args.tiny:
         return load_model(args.model)
     from likra.testing import build_model, build_tokenizer
-    from likra.models import LoadedModel
+    from likra.models.loading import LoadedModel
 
     return LoadedModel(build_model("llama"), build_tokenizer(), [], {"spec": "tiny-llama"})
 
 
 def time_objective(loaded, name: str, units: list, args, workdir: Path) -> dict:
     from likra.config import ObjectiveConfig, TrainConfig
-    from likra.heads import heads_on
+    from likra.models.heads import heads_on
     from likra.training.trainer import HeadTrainer
 
     model = heads_on(loaded, seed=0)  # the same initial adapters for every objective

@@ -36,7 +36,7 @@ def measure(spec: str, device: str, dtype: str, limit: int, shots: int, batch_to
     import torch
     from _scoring_likra import HEADS, make_heads, prepare_questions
 
-    from likra.models import load_model
+    from likra.models.loading import load_model
     from likra.scoring.engine import EngineConfig, ScoringEngine
 
     loaded = load_model(spec, device=device, dtype=dtype)

@@ -95,7 +95,7 @@ def load_sides(args, work: Path, data_root: Path):
     lm-eval's three HFLM objects (base, base+pos, base+neg)."""
     import _scoring_likra
     import _lm_eval_local
-    from likra.models import load_model
+    from likra.models.loading import load_model
 
     start = time.perf_counter()
     spec = str(_tiny_folder(work, data_root)) if args.tiny else args.model

@@ -60,7 +60,7 @@ def run_side(side: str, job: dict) -> dict:
     import torch
 
     from likra.data.negatives import TrainingPair
-    from likra.models import load_model
+    from likra.models.loading import load_model
     from likra.ops.tokenize import encode_pair
     from likra.training.trainer import example_order
 
@@ -75,7 +75,7 @@ def run_side(side: str, job: dict) -> dict:
     if side == "baseline":
         model = tb.attach_baseline_adapters(lm.model, HEADS, seed)
     else:
-        from likra.heads import LoraSettings, attach_heads
+        from likra.models.heads import LoraSettings, attach_heads
 
         model = attach_heads(lm.model, LoraSettings(), names=HEADS, seed=seed)
     digests = {h: tb.adapter_digest(model, h) for h in HEADS}
@@ -264,7 +264,7 @@ def environment() -> dict:
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="smollm2-135m", help="model spec for likra.models.load_model (default: %(default)s)")
+    p.add_argument("--model", default="smollm2-135m", help="model spec for likra.models.loading.load_model (default: %(default)s)")
     p.add_argument("--n-train", type=int, default=128, help="training questions = pairs per head (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=8, help="examples per optimiser step (default: %(default)s)")
     p.add_argument("--tiny", action="store_true", help="tiny random llama + tiny tokenizer built here and synthetic "

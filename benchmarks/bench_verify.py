@@ -64,7 +64,7 @@ def main() -> int:
 
     from likra.data.benchmarks import load_questions
     from likra.io_utils import library_versions
-    from likra.likra_model import load_likra
+    from likra.models.likra_model import load_likra
     from likra.verifier.answers import verify_answers
 
     questions = list(load_questions("arc_challenge", "test").questions)[: args.questions]

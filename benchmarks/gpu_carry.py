@@ -32,7 +32,7 @@ GGUF_WHEEL = "gguf==0.19.0"
 
 def pack(models: list[str], data: list[str], out: Path) -> list[Path]:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    from likra.model_registry import REGISTRY, gguf_path
+    from likra.models.registry import REGISTRY, gguf_path
     from likra.paths import data_root
 
     if out.exists():

@@ -98,7 +98,7 @@ def test_eval_resumes_from_partial_table(model_dir, tmp_path, monkeypatch):
     assert main(["--quiet", "train", "--model", str(model_dir), "--n-train", "4", "--out", str(run)]) == 0
     out = tmp_path / "eval"
     calls = []
-    from likra.likra_model import LikraModel
+    from likra.models.likra_model import LikraModel
 
     real = LikraModel.use_checkpoint
 
@@ -122,7 +122,7 @@ def test_eval_resumes_from_partial_table(model_dir, tmp_path, monkeypatch):
 
 def test_hardest_near_miss_is_the_base_models_favourite_wrong_choice(model_dir, tmp_path, monkeypatch):
     from likra.config import DataConfig
-    from likra.models import load_model
+    from likra.models.loading import load_model
     from likra.pipeline import base_choice_scores, build_training_data
 
     cfg = DataConfig(n_train=5, negative_strategy="hardest", seed=3)
@@ -152,8 +152,8 @@ def test_base_choice_scores_ignore_heads_already_on_the_model(model_dir):
     """A session that has evaluated a run (heads injected into the shared model, one active) and then
     trains a hardest near-miss head must rank the choices by the BASE model, not by the active head."""
     from likra.config import DataConfig
-    from likra.heads import heads_on
-    from likra.models import load_model
+    from likra.models.heads import heads_on
+    from likra.models.loading import load_model
     from likra.pipeline import base_choice_scores, build_training_data
     from likra.scoring.engine import ScoringEngine
 

@@ -23,7 +23,7 @@ from safetensors.torch import load_file
 
 from likra import distributed
 from likra.config import DataConfig, ObjectiveConfig, TrainConfig
-from likra.heads import attach_heads
+from likra.models.heads import attach_heads
 from likra.training.objectives import OBJECTIVES
 from likra.paths import data_root
 from likra.pipeline import build_training_data, training_units
@@ -57,7 +57,7 @@ def test_gathered_scores_give_the_one_process_gradient(objective, tokenizer, tmp
     model = attach_heads(build_model("llama"))
     cfg = TrainConfig(objective=ObjectiveConfig(name=objective))
     trainer = HeadTrainer(model, tokenizer, [1], "pos", tmp_path, cfg)
-    from likra.heads import make_trainable
+    from likra.models.heads import make_trainable
 
     params = make_trainable(model, "pos")
     with torch.no_grad():  # a trained-looking head, so the reference and the head differ

@@ -272,9 +272,9 @@ def test_rerun_reuses_every_run_and_table(exp, capsys):
     (["--weights", "-1"], "--weights: experiment.weights: must be >= 0"),
 ])
 def test_experiment_config_is_checked_before_any_model_loads(flags, message, tmp_path, capsys, monkeypatch):
-    import likra.models
+    import likra.models.loading
 
-    monkeypatch.setattr(likra.models, "load_model", lambda *a, **k: pytest.fail("model loaded"))
+    monkeypatch.setattr(likra.models.loading, "load_model", lambda *a, **k: pytest.fail("model loaded"))
     assert main(["experiment", "curve", "--out", str(tmp_path / "x"), *flags]) == 2
     assert message in capsys.readouterr().err and not (tmp_path / "x").exists()
 
@@ -285,7 +285,7 @@ def test_one_loaded_model_serves_many_runs_exactly_as_fresh_loads(model_dir, tmp
     from safetensors.torch import load_file
 
     from likra.config import DataConfig, ModelConfig, TrainConfig, TrainRunConfig
-    from likra.models import load_model
+    from likra.models.loading import load_model
     from likra.pipeline import train_run
 
     def cfg(seed):

@@ -8,7 +8,7 @@ import torch
 
 from likra.errors import ConfigError
 from likra.generation import SamplingConfig, clean_answers, dedup_key, generate_answers, generate_for, sample_raw
-from likra.models import LoadedModel
+from likra.models.loading import LoadedModel
 
 QUESTION = "Which gas do plants take in?"
 
@@ -83,8 +83,8 @@ def test_each_sequence_stops_at_the_end_of_its_first_line(tiny_model, tokenizer)
 
 def test_heads_are_switched_off(tiny_model, tokenizer):
     """A LikraModel with trained-looking heads samples exactly what its bare base model samples."""
-    from likra.heads import heads_on
-    from likra.likra_model import LikraModel
+    from likra.models.heads import heads_on
+    from likra.models.likra_model import LikraModel
 
     loaded = LoadedModel(tiny_model, tokenizer, [tokenizer.bos_token_id], {})
     base = generate_answers(loaded, QUESTION, k=4, seed=2)

@@ -10,8 +10,8 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from likra.heads import HeadMeta, attach_heads, load_head, save_head, write_card
-from likra.model_card import card_facts, render_card
+from likra.models.heads import HeadMeta, attach_heads, load_head, save_head, write_card
+from likra.models.card import card_facts, render_card
 from likra.paths import data_root
 from likra.testing import build_model, randomise_lora
 
@@ -101,7 +101,7 @@ def tiny_run(model_dir, tmp_path_factory):
 
 
 def _likra_logits(model_dir, run, head: str) -> torch.Tensor:
-    from likra.likra_model import load_likra
+    from likra.models.likra_model import load_likra
 
     likra = load_likra(str(model_dir), run, checkpoint=4)
     return _logits(likra.model, head)

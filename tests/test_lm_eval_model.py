@@ -204,7 +204,7 @@ def test_modes_over_one_loaded_model(run_dir, lm_module):
     the scores (mode=likra is not mode=base under another name)."""
     from lm_eval.api.instance import Instance
 
-    from likra.likra_model import load_likra
+    from likra.models.likra_model import load_likra
 
     reqs = [Instance("loglikelihood", {}, ("Question: What gives us light?\nAnswer:", c), i)
             for i, c in enumerate([" the Sun", " a rock"])]

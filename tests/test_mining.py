@@ -138,7 +138,7 @@ def test_a_checker_that_calls_the_gold_wrong_stops_the_run(monkeypatch):
 
 
 def tiny_loaded(model_dir):
-    from likra.models import load_model
+    from likra.models.loading import load_model
 
     return load_model(str(model_dir), "cpu", "float32")
 
@@ -223,9 +223,9 @@ def test_cli_mines_a_user_file(model_dir, write, tmp_path, capsys):
     (["--out-name"], SystemExit, None),
 ])
 def test_cli_refuses_bad_input_before_any_model_loads(monkeypatch, write, tmp_path, args, error, message):
-    import likra.models
+    import likra.models.loading
 
-    monkeypatch.setattr(likra.models, "load_model", lambda *a, **k: pytest.fail("the model was loaded"))
+    monkeypatch.setattr(likra.models.loading, "load_model", lambda *a, **k: pytest.fail("the model was loaded"))
     qa = write(tmp_path / "qa.jsonl", '{"question": "Gas?", "answer": "carbon dioxide"}\n')
     argv = ["mine", "--input", str(qa), "--out", str(tmp_path / "m.jsonl"), *args]
     with pytest.raises(error, match=message):

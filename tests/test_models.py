@@ -18,10 +18,10 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from likra import model_registry
-from likra import models as lm
-from likra.model_registry import ChecksumError, ModelNotInstalledError, NamedModel, Piece, sha256_file
-from likra.models import ModelSpecError, list_models, load_model
+from likra.models import registry as model_registry
+from likra.models import loading as lm
+from likra.models.registry import ChecksumError, ModelNotInstalledError, NamedModel, Piece, sha256_file
+from likra.models.loading import ModelSpecError, list_models, load_model
 
 TEXTS = ["The capital of France is Paris.", "The capital of England is London.", "likra learns from negatives"]
 N_HEAD, N_KV = 4, 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from likra.config import EvalConfig
-from likra.model_registry import REGISTRY, ModelNotInstalledError
+from likra.models.registry import REGISTRY, ModelNotInstalledError
 from likra.paths import data_root
 from tests.scoring.naive import naive_logprob
 
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 
 def _load(name):
-    from likra.models import load_model
+    from likra.models.loading import load_model
 
     try:
         return load_model(name)
@@ -26,7 +26,7 @@ def test_engine_equals_naive_on_real_model_25_shot(name):
     if not (data_root() / "arc").is_dir():
         pytest.skip("benchmark data not found")
     from likra.evaluate import eval_questions
-    from likra.heads import attach_heads
+    from likra.models.heads import attach_heads
     from likra.scoring.engine import EngineConfig, ScoringEngine
 
     loaded = _load(name)

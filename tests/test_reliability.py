@@ -33,12 +33,12 @@ def run_copy(trained, tmp_path):
 @pytest.fixture
 def no_model_load(monkeypatch):
     """Fail the test if anything loads a model: settings must be checked before that."""
-    import likra.models
+    import likra.models.loading
 
     def refuse(*a, **k):
         raise AssertionError("a model was loaded before the settings were checked")
 
-    monkeypatch.setattr(likra.models, "load_model", refuse)
+    monkeypatch.setattr(likra.models.loading, "load_model", refuse)
 
 
 # ---- settings are checked before any model loads -----------------------------------------------
@@ -162,7 +162,7 @@ def test_learning_curve_scores_only_checkpoints_every_head_has(run_copy, model_d
 
 def test_a_head_is_never_scored_at_another_heads_checkpoint(run_copy, model_dir):
     from likra.errors import RunStateError
-    from likra.likra_model import load_likra
+    from likra.models.likra_model import load_likra
 
     _interrupt(run_copy, "neg", 2)
     likra = load_likra(str(model_dir), run_copy, checkpoint=2)
@@ -228,7 +228,7 @@ def test_reusing_a_finished_run_keeps_the_record_of_the_sessions_that_trained_it
 def test_score_eval_and_api_give_the_same_log_likelihoods(trained, model_dir, tmp_path, capsys):
     from likra.config import EvalConfig
     from likra.evaluate import eval_questions
-    from likra.likra_model import load_likra
+    from likra.models.likra_model import load_likra
     from likra.scoring.table import ScoreTable
     from likra.verify import ARC_TEMPLATE, score_candidates
 
@@ -264,7 +264,7 @@ def test_score_reads_an_input_file_checked_line_by_line(trained, model_dir, tmp_
 
 # ---- eval resume reuses a partial table only when everything that shaped it is equal -----------
 def _interrupted_eval(args, monkeypatch):
-    from likra.likra_model import LikraModel
+    from likra.models.likra_model import LikraModel
 
     real, calls = LikraModel.use_checkpoint, []
 

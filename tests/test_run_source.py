@@ -153,7 +153,7 @@ def test_a_plain_peft_adapter_from_the_hub_loads_as_the_pos_head(model_dir, hub,
     import torch
     from peft import PeftModel
 
-    from likra.likra_model import load_likra
+    from likra.models.likra_model import load_likra
     from likra.testing import build_model
 
     adapter = _plain_peft_adapter(tmp_path / "adapter")
@@ -171,7 +171,7 @@ def test_a_plain_peft_adapter_from_the_hub_loads_as_the_pos_head(model_dir, hub,
 
 
 def test_a_likra_head_keeps_its_name_and_checkpoint(tmp_path):
-    from likra.heads import HeadMeta, attach_heads, save_head
+    from likra.models.heads import HeadMeta, attach_heads, save_head
     from likra.testing import build_model
 
     folder = save_head(attach_heads(build_model("llama")), "neg", tmp_path / "shared-neg",

@@ -7,7 +7,7 @@ import torch
 from safetensors.torch import load_file
 
 from likra.data.negatives import TrainingPair
-from likra.heads import attach_heads, load_head, read_meta
+from likra.models.heads import attach_heads, load_head, read_meta
 from likra.training.trainer import HeadTrainer, TrainConfig, batch_schedule, is_checkpoint
 from likra.testing import build_model
 from tests.scoring.naive import naive_logprob
@@ -136,7 +136,7 @@ def test_pos_head_raises_gold_and_neg_head_raises_wrong_answers(tokenizer, tmp_p
 
 @pytest.mark.parametrize("arch", ["llama", "qwen2", "gemma3"])
 def test_packed_rows_give_the_same_loss_and_gradients_as_padding(tokenizer, arch):
-    from likra.heads import make_trainable
+    from likra.models.heads import make_trainable
     from likra.ops.tokenize import encode_pair
     from likra.training.batching import answer_loss
     from likra.training.batching import packed as _packed

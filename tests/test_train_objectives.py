@@ -17,7 +17,7 @@ SINGLE_HEAD = ("unlikelihood", "dpo", "simpo", "orpo", "kto", "infonca")
 
 def margins(model_dir, run, questions) -> tuple[float, float]:
     """Mean over questions of (gold - mean wrong) per-character log-likelihood: base model, trained head."""
-    from likra.likra_model import load_likra
+    from likra.models.likra_model import load_likra
     from likra.scoring.rules import choice_scores
 
     likra = load_likra(str(model_dir), run)
@@ -54,8 +54,8 @@ def test_dpo_reference_is_the_base_model(model_dir, tmp_path):
 
     from likra.config import DataConfig, ObjectiveConfig, TrainConfig
     from likra.data.questions import Question
-    from likra.heads import heads_on
-    from likra.models import load_model
+    from likra.models.heads import heads_on
+    from likra.models.loading import load_model
     from likra.pipeline import build_training_data, training_units
     from likra.scoring.engine import EngineConfig, ScoringEngine
     from likra.training.trainer import HeadTrainer

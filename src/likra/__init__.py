@@ -19,7 +19,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "load": "likra.api", "train": "likra.api", "Likra": "likra.api",
-    "load_model": "likra.models", "load_likra": "likra.likra_model", "train_run": "likra.pipeline",
+    "load_model": "likra.models.loading", "load_likra": "likra.models.likra_model", "train_run": "likra.pipeline",
     "evaluate": "likra.evaluate", "score_candidates": "likra.verify", "ScoringEngine": "likra.scoring.engine",
     "EngineConfig": "likra.scoring.engine", "ScoreTable": "likra.scoring.table", "accuracy": "likra.scoring.rules",
     "TrainRunConfig": "likra.config", "DataConfig": "likra.config", "EvalConfig": "likra.config",

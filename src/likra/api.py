@@ -78,7 +78,7 @@ def load(run: str | Path | None = None, *, model: str | None = None, checkpoint:
     one head (likra.run_source), or None for a bare `model`. `model` overrides the run's own base
     model (a named model, a folder, a .gguf file or a hub id).
     """
-    from likra.likra_model import load_likra
+    from likra.models.likra_model import load_likra
     from likra.run_source import resolve_run
 
     run_dir = resolve_run(run, cache_dir) if run is not None else None

@@ -199,7 +199,7 @@ def _add_score(sub, common) -> None:
 
 
 def cmd_score(a) -> int:
-    from likra.likra_model import load_likra
+    from likra.models.likra_model import load_likra
     from likra.verify import candidate_items, score_candidates
 
     items = candidate_items(a.input, a.question, a.answers, "likra score")
@@ -247,7 +247,7 @@ def cmd_report(a) -> int:
 
 
 def cmd_models(a) -> int:
-    from likra.models import list_models
+    from likra.models.loading import list_models
 
     for m in list_models():
         state = "installed" if m.get("installed") else f"not installed: {m.get('install')}"

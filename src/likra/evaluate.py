@@ -20,7 +20,7 @@ from likra.data.questions import Question, questions_digest
 from likra.distributed import barrier, is_main
 from likra.errors import ArtifactError
 from likra.io_utils import atomic_write_json, library_versions
-from likra.likra_model import head_checkpoints
+from likra.models.likra_model import head_checkpoints
 from likra.scoring.rules import ANALYSIS_RULES, RULES, accuracy_sweep
 from likra.scoring.table import BASE_CHECKPOINT, ScoreTable, validate
 from likra.log import get_logger
@@ -82,7 +82,7 @@ def _estimate(seconds: float, heads, remaining) -> None:
 def table_shape(cfg: EvalConfig, run_dir, checkpoints: list[int], likra, questions: list[Question]) -> dict:
     """Everything that shapes a score table; a saved or partial table is reused only when all of it is
     equal. "texts" (what the model was shown: prompts, choices, gold) came after "questions" (ids only)."""
-    from likra.heads import WEIGHTS_FILE
+    from likra.models.heads import WEIGHTS_FILE
 
     adapters = {f"{h}@{seen}": file_sha(head_checkpoints(run_dir, h)[seen] / WEIGHTS_FILE)
                 for h in likra.heads for seen in checkpoints} if run_dir else {}
@@ -258,7 +258,7 @@ def evaluate(cfg: EvalConfig, run_dir: str | Path | None, out_dir: str | Path, m
     this run) skips loading it again. `reuse_only`: only an existing table of these settings, else
     NotFinished (no scoring). `base_cache`: see scored_table.
     """
-    from likra.likra_model import load_likra, run_heads, select_checkpoints, unpaired_checkpoints
+    from likra.models.likra_model import load_likra, run_heads, select_checkpoints, unpaired_checkpoints
     from likra.scoring.lengths import apply_length_policy
 
     t0 = time.time()

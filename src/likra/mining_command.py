@@ -84,7 +84,7 @@ def cmd_mine(a) -> int:
     items = _items(a)
     checker = get_checker(a.checker or default_checker(items))
     check_items(items, checker)
-    from likra.models import load_model  # torch: only once the input is known good
+    from likra.models.loading import load_model  # torch: only once the input is known good
 
     loaded = load_model(a.model or default(ModelConfig, "spec"), a.device or "auto", a.dtype or "auto", a.cache_dir)
     result = mine(loaded, items, checker, cfg, progress=not a.quiet, journal=journal_path(a.out))

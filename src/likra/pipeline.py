@@ -19,7 +19,7 @@ from likra.data.questions import Question
 from likra.errors import ArtifactError, ConfigError, DataError, LengthError, RunStateError
 from likra.distributed import barrier, is_main
 from likra.io_utils import atomic_write_json, library_versions, read_json_object
-from likra.likra_model import RUN_FILE
+from likra.models.likra_model import RUN_FILE
 from likra.log import get_logger
 
 _logger = get_logger(__name__)
@@ -80,7 +80,7 @@ def build_training_data(cfg: DataConfig, choice_scores: dict | None = None) -> T
 def base_choice_scores(loaded, questions: list[Question], batch_tokens: int | None = None,
                        progress: bool = True) -> dict[str, list[float]]:
     """Per-character base-model scores of every choice: what 'hardest'/'easiest' near-misses rank by."""
-    from likra.likra_model import LikraModel
+    from likra.models.likra_model import LikraModel
     from likra.scoring.rules import choice_scores
 
     # Through the PEFT wrapper once heads are on: its adapters are injected into loaded.model, whose
@@ -205,8 +205,8 @@ def train_run(cfg: TrainRunConfig, out_dir: str | Path, resume: bool = True, pro
     """
     import torch
 
-    from likra.heads import heads_on
-    from likra.models import load_model
+    from likra.models.heads import heads_on
+    from likra.models.loading import load_model
     from likra.training.trainer import HeadTrainer
 
     out_dir = Path(out_dir)

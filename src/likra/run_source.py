@@ -162,7 +162,7 @@ def _str(path) -> str | None:
 
 def _single_head_run(head_dir: Path, cache_dir) -> Path:
     """A one-head run folder whose only checkpoint links to `head_dir` (made once, then reused)."""
-    from likra.heads import read_meta  # torch: only when a single head is loaded, with a model next
+    from likra.models.heads import read_meta  # torch: only when a single head is loaded, with a model next
 
     _refuse_head_of_a_run(head_dir)
     meta = read_meta(head_dir)

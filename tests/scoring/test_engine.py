@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from likra.data.questions import Question
-from likra.heads import LoraSettings, attach_heads
+from likra.models.heads import LoraSettings, attach_heads
 from likra.scoring.engine import EngineConfig, ScoringEngine
 from likra.testing import build_model, randomise_lora
 from tests.scoring.naive import naive_logprob

@@ -14,7 +14,7 @@ import torch
 
 from likra.data.questions import Question
 from likra.errors import ConfigError, LengthError
-from likra.heads import LoraSettings, attach_heads
+from likra.models.heads import LoraSettings, attach_heads
 from likra.scoring.engine import EngineConfig, ScoringEngine
 from likra.scoring.lengths import LENGTH_POLICIES, apply_length_policy, is_too_long, model_max_length
 from likra.ops.tokenize import encode_pair

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from likra.errors import LengthError
-from likra.heads import LoraSettings, attach_heads
+from likra.models.heads import LoraSettings, attach_heads
 from likra.scoring.engine import EngineConfig, Request, ScoringEngine
 from likra.ops.tokenize import encode_pair
 from likra.testing import build_model

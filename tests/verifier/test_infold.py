@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from likra.config import TrainConfig
-from likra.likra_model import load_likra
-from likra.models import load_model
+from likra.models.likra_model import load_likra
+from likra.models.loading import load_model
 from likra.paths import data_root
 from likra.verifier.cases import question_folds, truthfulqa_cases
 from likra.verifier.features import score_cases

@@ -49,7 +49,7 @@ def score_mass(s: Session, seed: int, curve_table: ScoreTable) -> ScoreTable:
     from likra.data.benchmarks import load_questions
     from likra.evaluate import eval_questions, file_sha, scored_table, table_shape
     from likra.io_utils import atomic_write_json
-    from likra.likra_model import load_likra
+    from likra.models.likra_model import load_likra
 
     run = s.run_dir(seed)
     path = run / "eval" / TABLE

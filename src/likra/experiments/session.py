@@ -66,7 +66,7 @@ class Session:
     @property
     def loaded(self):
         if self._loaded is None:
-            from likra.models import load_model
+            from likra.models.loading import load_model
 
             self._loaded = load_model(self.cfg.model, self.cfg.device, self.cfg.dtype)
         return self._loaded
@@ -124,7 +124,7 @@ class Session:
     def evaluate(self, run: Path, checkpoints: str = "all") -> ScoreTable:
         """The run's score table at every checkpoint (scored once; a rerun reuses or resumes it)."""
         from likra.evaluate import SCORES_FILE, evaluate
-        from likra.likra_model import load_likra
+        from likra.models.likra_model import load_likra
 
         ev = self.eval_config(checkpoints)
         out = run / "eval" / f"{ev.benchmark}-{ev.split}"
@@ -173,7 +173,7 @@ def require_finished(run: Path, heads: tuple[str, ...]) -> None:
     import json
 
     from likra.errors import NotFinished
-    from likra.likra_model import STATE_FILE
+    from likra.models.likra_model import STATE_FILE
 
     for head in heads:
         try:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from likra.experiments.session import Session
-from likra.likra_model import STATE_FILE
+from likra.models.likra_model import STATE_FILE
 
 
 def _json(path: Path) -> dict | None:

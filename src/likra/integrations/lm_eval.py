@@ -120,7 +120,7 @@ class LikraLM(LM):
 
 
 def _load(args: LikraModelArgs):
-    from likra.likra_model import load_likra
+    from likra.models.likra_model import load_likra
 
     return load_likra(args.pretrained, args.run, _available(args.device), args.dtype, args.cache_dir,
                       checkpoint=args.checkpoint if args.run else None)

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from likra.config import TrainConfig
 from likra.data.negatives import TrainingPair
 from likra.errors import ArtifactError, DataError, RunStateError
-from likra.heads import HeadMeta, head_parameters, make_trainable, save_head
+from likra.models.heads import HeadMeta, head_parameters, make_trainable, save_head
 from likra.training.batching import (answer_loss, answer_token_logps, batch_schedule, example_order, is_checkpoint, packed,
                             padded)
 from likra import distributed

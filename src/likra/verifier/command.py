@@ -105,7 +105,7 @@ def _check_common(a) -> None:
 
 
 def _load(a):
-    from likra.likra_model import load_likra
+    from likra.models.likra_model import load_likra
 
     return load_likra(a.model, a.run, a.device or "auto", a.dtype or "auto", a.cache_dir, checkpoint=a.checkpoint)
 

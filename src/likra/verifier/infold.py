@@ -80,7 +80,7 @@ def verify_in_fold(loaded, case_set: CaseSet, folds: int, out: str | Path, *, mo
                    weight: float = 1.0, norm: str = "char", rules: Sequence[str] | None = None,
                    data_root: str | None = None, progress: bool = True, batch_tokens: int | None = None) -> dict:
     """Train fold heads, score every case with its own fold's heads, report (see the module doc)."""
-    from likra.likra_model import load_likra
+    from likra.models.likra_model import load_likra
     from likra.pipeline import train_run
     from likra.verifier.metrics import DEFAULT_BINS
     from likra.verifier.run import report_scores

@@ -10,7 +10,7 @@ from likra.errors import ConfigError
 
 def in_fold(a) -> int:
     from likra.config import TrainConfig
-    from likra.models import load_model
+    from likra.models.loading import load_model
     from likra.verifier.cases import read_truthfulqa, truthfulqa_cases
     from likra.verifier.command import FOLDS, format_summary
     from likra.verifier.infold import verify_in_fold

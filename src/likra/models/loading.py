@@ -24,7 +24,7 @@ import torch
 
 from likra.errors import ConfigError, LikraError
 from likra.io_utils import atomic_write_json
-from likra.model_registry import (
+from likra.models.registry import (
     REGISTRY,
     ChecksumError,
     ModelNotInstalledError,

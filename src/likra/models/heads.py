@@ -3,7 +3,7 @@
 Saved as `PeftModel.save_pretrained` saves one adapter (adapter_model.safetensors with the adapter name
 stripped from its keys, adapter_config.json in inference mode naming the base model), so plain
 `PeftModel.from_pretrained(base, folder)` loads it; plus `likra-head.json` (base model identity, data,
-seed, config, versions) and README.md, a model card rendered from that record (likra.model_card).
+seed, config, versions) and README.md, a model card rendered from that record (likra.models.card).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from safetensors.torch import load_file, save_file
 from likra.config import HEAD_NAMES, LoraSettings
 from likra.errors import ArtifactError
 from likra.io_utils import atomic_write_json, atomic_write_text, library_versions, read_json_object
-from likra.model_card import render_card
+from likra.models.card import render_card
 
 __all__ = ["HEAD_NAMES", "LoraSettings", "attach_heads", "load_head", "save_head", "read_meta", "write_card"]
 META_FILE = "likra-head.json"

@@ -144,7 +144,7 @@ class LikraModel:
                                     f"(it has {sorted(cps)})")
         for head in self.heads:
             if self.loaded_checkpoint.get(head) != seen:
-                from likra.heads import load_head
+                from likra.models.heads import load_head
 
                 load_head(self.model, head, head_checkpoints(self.run_dir, head)[seen], self.loaded.identity)
                 self.loaded_checkpoint[head] = seen
@@ -156,8 +156,8 @@ def load_likra(model_spec: str | None = None, run_dir: str | Path | None = None,
     """Base model (from `model_spec`, else the run's own base model) with the run's heads attached and
     loaded at `checkpoint` ('final', or examples seen; None attaches them without loading weights).
     `loaded` (a LoadedModel) is used instead of loading the model again."""
-    from likra.heads import heads_on
-    from likra.models import load_model
+    from likra.models.heads import heads_on
+    from likra.models.loading import load_model
 
     if model_spec is None and run_dir is None:
         raise RunStateError("give a model, a training run, or both")
@@ -177,7 +177,7 @@ def load_likra(model_spec: str | None = None, run_dir: str | Path | None = None,
 
 
 def _run_base_spec(run_dir, heads) -> str:
-    from likra.heads import read_meta
+    from likra.models.heads import read_meta
 
     for head in heads:
         for folder in head_checkpoints(run_dir, head).values():
