@@ -46,3 +46,24 @@ def test_lines_with_the_same_seeds_keep_their_labels(tmp_path, monkeypatch):
     plots.band_plot({"a": points([0.3, 0.4], 0.02, 3), "b": points([0.2, 0.3], 0.02, 3)}, tmp_path / "p.png", "t", "x", "y",
                     labels={"a": "A", "b": "B"})
     assert labels == ["A", "B"]
+
+
+def test_a_second_rule_on_the_same_head_is_dashed_in_its_colour(tmp_path, monkeypatch):
+    import matplotlib.axes
+
+    from likra.experiments import objectives
+
+    drawn = {}
+    real_plot = matplotlib.axes.Axes.plot
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot", lambda ax, *a, **k: (drawn.__setitem__(k.get("label"), (k.get("color"), k.get("linestyle"))), real_plot(ax, *a, **k))[1])
+    summary = [{"method": m, "examples": x, "mean": 0.3, "low": float("nan"), "high": float("nan"), "seeds": 1}
+               for m in ("Likra", "SFT", "dpo", "dpo (reward)", "simpo") for x in (1, 2)]
+
+    class S:
+        out = tmp_path
+        from likra.config import ExperimentConfig
+        cfg = ExperimentConfig(seeds=(0,))
+
+    objectives.plot(summary, S)
+    assert drawn["dpo (reward)"] == (drawn["dpo"][0], "--")
+    assert drawn["dpo"][1] == "-" and drawn["simpo"][0] != drawn["dpo"][0]

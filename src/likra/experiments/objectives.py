@@ -17,6 +17,8 @@ from likra.scoring.table import ScoreTable
 PALETTE = ("#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#98df8a", "#c5b0d5",
            "#c49c94", "#f7b6d2", "#9edae5", "#dbdb8d")
 """Colours of the objectives' lines, none of Likra's, SFT's or Base-Likra's."""
+REWARD_SUFFIX = " (reward)"
+"""A reference-based objective's head read by its implicit reward (head - base) is named `name + this`."""
 REFERENCE_BASED = {"dpo", "kto", "infonca"}  # trained on log-ratios to the base model: their reward is head - base
 
 
@@ -40,7 +42,7 @@ def run(s: Session) -> dict:
             rows += method_rows(s.evaluate(s.train(seed)), seed, "nll",
                                 {"Likra": "likra", "SFT": "sft", "Base-Likra": "base-likra"}, s.cfg.norm, outcomes)
         for name in s.cfg.objectives:
-            rules = {name: "sft"} | ({f"{name} (reward)": "reward"} if name in REFERENCE_BASED else {})
+            rules = {name: "sft"} | ({name + REWARD_SUFFIX: "reward"} if name in REFERENCE_BASED else {})
             with s.unit(f"{name} seed {seed}"):
                 rows += method_rows(s.evaluate(s.train(seed, objective=name)), seed, name, rules, s.cfg.norm, outcomes)
     summary = summarise(rows, ("method", "examples"), "accuracy")
@@ -111,11 +113,14 @@ def plot(summary: list[dict], s: Session) -> None:
     methods = list(dict.fromkeys(r["method"] for r in summary))
     series = {m: [{"x": r["examples"], **r} for r in summary if r["method"] == m] for m in methods}
     colours = {"Likra": "#d62728", "SFT": "#1f77b4", "Base-Likra": "#ff7f0e"}
-    others = [m for m in methods if m not in colours]  # each objective (and its reward rule) a colour of its own
+    # each objective a colour of its own; its implicit reward (the same head, read another way) that colour, dashed
+    rewards = [m for m in methods if m.endswith(REWARD_SUFFIX) and m[:-len(REWARD_SUFFIX)] in methods]
+    others = [m for m in methods if m not in colours and m not in rewards]
     colours |= dict(zip(others, PALETTE * (1 + len(others) // len(PALETTE))))
+    colours |= {m: colours[m[:-len(REWARD_SUFFIX)]] for m in rewards}
     c = s.cfg
     band_plot(series, s.out / "objectives.png",
               f"{short(c.model)}: objectives that learn from negatives, same data and checkpoints "
               f"({c.eval_benchmark} {c.eval_split}, {c.limit or 'all'} questions, {seeds_label(summary)}, 95% band)",
               "training questions (log2)", "accuracy" + (" (acc_norm)" if c.norm == "char" else ""),
-              colours=colours, labels={m: m for m in methods})
+              colours=colours, labels={m: m for m in methods}, dashed=rewards)

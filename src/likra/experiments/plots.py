@@ -71,11 +71,12 @@ def _clip(v: float, clip: tuple[float, float] | None) -> float:
 def band_plot(series: dict[str, list[dict]], path: str | Path, title: str, xlabel: str, ylabel: str,
               log2_x: bool = True, hlines: dict[str, dict] | None = None, chance: float | None = None,
               colours: dict[str, str] | None = None, labels: dict[str, str] | None = None,
-              clip: tuple[float, float] | None = (0.0, 1.0)) -> Path:
+              clip: tuple[float, float] | None = (0.0, 1.0), dashed: Sequence[str] = ()) -> Path:
     """One line per series (points {'x', 'mean', 'low', 'high'} and optionally 'seeds'), a shaded 95% band
     where it is known (clipped to `clip`: an accuracy interval from few seeds can reach past 0 or 1);
     `hlines` are flat references (e.g. the base model: {'mean', 'low', 'high'}). Where lines have
-    different numbers of seeds, each label says its own."""
+    different numbers of seeds, each label says its own. Series in `dashed` are drawn dashed (e.g. a
+    second rule on the same head, in that head's colour)."""
     import matplotlib.pyplot as plt
 
     colours, labels = {**COLOURS, **(colours or {})}, {**LABELS, **(labels or {})}
@@ -91,7 +92,7 @@ def band_plot(series: dict[str, list[dict]], path: str | Path, title: str, xlabe
         xs = [p["x"] for p in points]
         c = colours.get(name)
         ax.plot(xs, [p["mean"] for p in points], marker="o", markersize=3, color=c,
-                label=_with_seeds(labels.get(name, name), points, differ))
+                linestyle="--" if name in dashed else "-", label=_with_seeds(labels.get(name, name), points, differ))
         if all(not math.isnan(p["low"]) for p in points):
             ax.fill_between(xs, [_clip(p["low"], clip) for p in points], [_clip(p["high"], clip) for p in points],
                             color=c, alpha=0.18)
