@@ -214,3 +214,24 @@ def test_a_verdict_rests_on_the_span_of_both_intervals(tmp_path):
     lo, hi = mean_interval([0.025, 0.02])[1:]
     assert lo < 0 and "near-miss - irrelevant 0.02" in v["numbers"] and f"[{lo:.3f}, {hi:.3f}]; with questions [0.003" in v["numbers"]
     assert v["status"] == "partly"
+
+
+def test_one_seed_records_as_written_to_json_are_judged_not_crashed_on(tmp_path):
+    # a one-seed run writes its intervals as NaN, which JSON keeps as null: every judge must read them back
+    nan = float("nan")
+    rows = [{"seed": 0, "examples": 256, "rule": "likra", "weight": w, "accuracy": 0.25 + 0.1 * w * (w <= 1)}
+            for w in (0.0, 0.5, 1.0, 1.5)]
+    peak = [{"rule": "likra", "examples": 256, "mean": 1.0, "low": nan, "high": nan}]
+    (tmp_path / "weights.json").write_text(json.dumps({"rows": rows, "peak_weight": peak}).replace("NaN", "null"))
+    rec = curve_record([0.40], [0.30], [0.28], ratio=(5.0, nan, nan))
+    (tmp_path / "curve.json").write_text(json.dumps(rec).replace("NaN", "null"))
+    v = verdicts(tmp_path)
+    assert v["d"]["status"] == "unclear" and "256: 1.00 (one seed: no interval)" in v["d"]["numbers"]
+    assert v["b"]["status"] == "unclear" and v["a"]["status"] == "unclear"
+
+
+def test_a_damaged_record_is_a_clear_error_naming_the_file(tmp_path, capsys):
+    (tmp_path / "curve.json").write_text('{"rows": [')
+    assert main(["experiment", "claims", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "curve.json" in err and "internal error" not in err

@@ -17,7 +17,6 @@ The thresholds are stated in each claim's `rule` text, and are written with the 
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,7 +130,7 @@ def judge_b(rec: dict) -> Verdict:
     if window is None:
         return Verdict("not measured", "no 64 -> 256 window in curve.json (train to at least 256 examples)")
     r = window["ratio"]
-    seeds = (r["mean"], *(math.nan if v is None else v for v in (r["low"], r["high"])))
+    seeds = (r["mean"], r["low"], r["high"])
     text = f"64 -> 256: a negative is worth {fmt(*seeds, 1)} positives across seeds (paper ~10)"
     both = gain_with_questions(rec, 64, 256)
     if both is not None:
@@ -253,12 +252,29 @@ CLAIMS = (
 )
 
 
+def load_record(path: Path) -> dict:
+    """A record as the judges need it: JSON has no NaN, so an interval from one seed was written as null
+    (`low`/`high`, and a mean of nothing); it comes back as NaN, which every judge and format knows.
+    A damaged record is an ArtifactError naming the file, not a crash."""
+    from likra.io_utils import read_json_object
+
+    return _nan_back(read_json_object(path))
+
+
+def _nan_back(obj):
+    if isinstance(obj, dict):
+        return {k: math.nan if v is None and k in ("mean", "low", "high") else _nan_back(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_nan_back(v) for v in obj]
+    return obj
+
+
 def judge_all(folder: Path) -> list[dict]:
     out = []
     for c in CLAIMS:
         path = folder / f"{c.record}.json"
         if path.exists():
-            v = c.judge(json.loads(path.read_text(encoding="utf-8")))
+            v = c.judge(load_record(path))
         else:
             v = Verdict("not measured", f"no {c.record}.json: run `likra experiment {c.record}` into this folder")
         out.append({"claim": c.key, "text": c.text, "status": v.status, "numbers": v.numbers, "rule": c.rule,
