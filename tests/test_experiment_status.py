@@ -99,3 +99,19 @@ def test_training_time_left_is_the_pace_between_the_last_two_checkpoints(tmp_pat
     assert training_left(head, 296, 1024, now=1300.0 + 3 * 1280 + 599).startswith("training; about")
     assert training_left(head, 296, 1024, now=1300.0 + 3 * 1280 + 601) == (
         "stopped: state saved 74 min ago; rerun its command to resume")
+
+
+def test_training_pace_comes_from_the_running_process_saves_when_the_state_has_them(tmp_path):
+    import os
+
+    from likra.experiments.status import training_left
+
+    head = tmp_path / "neg"
+    for n, t in ((128, 1000.0), (256, 9000.0)):  # a stop between these checkpoints: 62 s an example, misleading
+        (head / f"checkpoint-{n:06d}").mkdir(parents=True)
+        os.utime(head / f"checkpoint-{n:06d}", (t, t))
+    (head / "train_state").mkdir()
+    (head / "train_state" / "state.json").write_text("{}")
+    os.utime(head / "train_state" / "state.json", (9400.0, 9400.0))
+    pace = [[256, 9000.0], [296, 9080.0], [336, 9160.0]]  # since the resume: 2 s an example
+    assert training_left(head, 336, 1024, pace=pace, now=9400.0 + 60) == "training; about 23 min left, state saved 1 min ago"

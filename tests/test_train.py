@@ -84,6 +84,21 @@ def test_resume_gives_same_adapters(tokenizer, tmp_path):
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-7)
 
 
+def test_the_state_keeps_this_process_pace_never_across_a_stop(tokenizer, tmp_path):
+    import json
+
+    cfg = TrainConfig(lr=1e-2, batch_size=2, state_every=1, curve=False)
+    state = tmp_path / "train_state" / "state.json"
+    HeadTrainer(attach_heads(build_model("llama")), tokenizer, [], "pos", tmp_path, cfg, progress=False).train(PAIRS, max_steps=2)
+    first = json.loads(state.read_text())["pace"]
+    assert [seen for seen, _ in first] == [0, 2, 4]
+    HeadTrainer(attach_heads(build_model("llama")), tokenizer, [], "pos", tmp_path, cfg, progress=False).train(PAIRS)
+    pace = json.loads(state.read_text())["pace"]
+    assert pace[0][0] == 4 and pace[0][1] >= first[-1][1]  # starts where this process resumed
+    assert [seen for seen, _ in pace][-3:] == [8, 10, 12] and len(pace) <= 8  # the last few saves only
+    assert all(b[1] >= a[1] for a, b in zip(pace, pace[1:]))
+
+
 def test_resume_refuses_other_data(tokenizer, tmp_path):
     model = attach_heads(build_model("llama"))
     HeadTrainer(model, tokenizer, [], "pos", tmp_path, TrainConfig(), progress=False).train(PAIRS, max_steps=1)

@@ -30,8 +30,26 @@ def head_status(run: Path, head: str, total: int | None) -> str:
     of = f"/{total}" if total else ""
     if state["finished"]:
         return f"{head} {state['examples_seen']}{of}"
-    between = (state.get("config") or {}).get("state_every", 20) * (state.get("config") or {}).get("batch_size", 32)
-    return f"{head} {state['examples_seen']}{of} ({training_left(run / head, state['examples_seen'], total, between) or 'training'})"
+    cfg = state.get("config") or {}
+    left = training_left(run / head, state["examples_seen"], total, cfg.get("state_every", 20) * cfg.get("batch_size", 32),
+                         pace=state.get("pace"))
+    return f"{head} {state['examples_seen']}{of} ({left or 'training'})"
+
+
+def _pace(pace: list) -> float | None:
+    """Seconds per example over the kept (examples seen, time) pairs of one process."""
+    if len(pace) < 2 or pace[-1][0] == pace[0][0]:
+        return None
+    return (pace[-1][1] - pace[0][1]) / (pace[-1][0] - pace[0][0])
+
+
+def _checkpoint_pace(head_dir: Path) -> float | None:
+    saved = sorted((int(p.name.split("-")[1]), p.stat().st_mtime) for p in head_dir.glob("checkpoint-*")
+                   if p.name.split("-")[1].isdigit())
+    if len(saved) < 2 or saved[-1][0] == saved[-2][0]:
+        return None
+    (a, ta), (b, tb) = saved[-2:]
+    return (tb - ta) / (b - a)
 
 
 def stopped(ago_s: float, next_save_s: float) -> bool:
@@ -40,16 +58,16 @@ def stopped(ago_s: float, next_save_s: float) -> bool:
     return ago_s > 3 * next_save_s + 600
 
 
-def training_left(head_dir: Path, seen: int, total: int | None, between: int = 640, now: float | None = None) -> str:
-    """'training; about N min left' at the pace between the head's last two saved checkpoints (1, 2, 4, ...
-    examples: the later ones take most of the time), and how long ago its state was last saved
-    (it is saved every `between` examples and at each checkpoint); a stopped one says so instead."""
-    saved = sorted((int(p.name.split("-")[1]), p.stat().st_mtime) for p in head_dir.glob("checkpoint-*")
-                   if p.name.split("-")[1].isdigit())
-    if not total or len(saved) < 2 or saved[-1][0] == saved[-2][0]:
+def training_left(head_dir: Path, seen: int, total: int | None, between: int = 640, now: float | None = None,
+                  pace: list | None = None) -> str:
+    """'training; about N min left' at the pace of the running process's last state saves (`pace`:
+    (examples seen, time) pairs the trainer keeps since it started, so never across a stop), or, for a
+    state saved before likra kept them, between the head's last two checkpoints (1, 2, 4, ... examples:
+    the later ones take most of the time); and how long ago its state was last saved (every `between`
+    examples and at each checkpoint). A stopped one says so instead."""
+    per = _pace(pace or []) or _checkpoint_pace(head_dir)
+    if not total or per is None:
         return ""
-    (a, ta), (b, tb) = saved[-2:]
-    per = (tb - ta) / (b - a)  # seconds per example
     state = head_dir / STATE_FILE
     ago = (now if now is not None else time.time()) - state.stat().st_mtime
     if stopped(ago, per * min(max(total - seen, 1), between)):

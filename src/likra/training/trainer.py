@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -34,6 +35,7 @@ _logger = get_logger(__name__)
 __all__ = ["HeadTrainer", "TrainConfig", "TrainResult", "answer_loss", "batch_schedule", "is_checkpoint"]
 
 STATE_DIR = "train_state"
+PACE_KEPT = 8  # state saves whose times are kept for the pace
 
 
 def _log(msg: str) -> None:
@@ -109,6 +111,9 @@ class HeadTrainer:
                 _log(f"{self.head}: resuming at step {result.steps}, {result.examples_seen} of {len(order)} examples "
                      f"seen (state saved in {self.out_dir / STATE_DIR})")
         self.model.train()
+        # (examples seen, time) at this process's start and at each state save: `experiment status` reads the
+        # pace from it; never a pair across a stop, which a resumed run's checkpoint times would include
+        self._pace = [(result.examples_seen, time.time())]
         bar = tqdm(total=len(order), initial=result.examples_seen, desc=f"train {self.head}", unit="ex",
                    disable=not (self.progress and distributed.is_main()))
         try:
@@ -199,7 +204,9 @@ class HeadTrainer:
         save_file({n: p.detach().cpu().contiguous() for n, p in zip(names, head_parameters(self.model, self.head))},
                   str(tmp / "weights.safetensors"))
         torch.save({"optimizer": opt.state_dict(), "rng": torch.get_rng_state()}, tmp / "optimizer.pt")
-        atomic_write_json(tmp / "state.json", {"fingerprint": fingerprint, "config": asdict(self.config), **asdict(result)})
+        self._pace = (getattr(self, "_pace", []) + [(result.examples_seen, time.time())])[-PACE_KEPT:]
+        atomic_write_json(tmp / "state.json", {"fingerprint": fingerprint, "config": asdict(self.config), **asdict(result),
+                                               "pace": self._pace})
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
 
