@@ -1,4 +1,4 @@
-"""Sampling candidate answers (likra.generation) on a tiny random model: seeded, one line each, deduplicated,
+"""Sampling candidate answers (likra.mining.generation) on a tiny random model: seeded, one line each, deduplicated,
 from the base model with the heads switched off."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from likra.errors import ConfigError
-from likra.generation import SamplingConfig, clean_answers, dedup_key, generate_answers, generate_for, sample_raw
+from likra.mining.generation import SamplingConfig, clean_answers, dedup_key, generate_answers, generate_for, sample_raw
 from likra.models.loading import LoadedModel
 
 QUESTION = "Which gas do plants take in?"
@@ -133,7 +133,7 @@ def test_sampling_config_refuses_bad_values(field, value):
 
 
 def test_cut_off_sampling_resumes_with_the_samples_of_an_uninterrupted_run(loaded, tmp_path, monkeypatch, capsys):
-    import likra.generation as generation
+    import likra.mining.generation as generation
 
     questions = [f"Question number {i}?" for i in range(5)]
     cfg = SamplingConfig(k=2, seed=3, batch_size=2, max_new_tokens=4)

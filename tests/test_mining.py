@@ -1,4 +1,4 @@
-"""`likra mine` (likra.mining, likra.mining_command): checker rules, the report's counts, mined negatives
+"""`likra mine` (likra.mining.mine, likra.mining.command): checker rules, the report's counts, mined negatives
 never the gold, the mined file read back by load_user_file and trained on with negative kind 'mined'."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ import json
 import pytest
 import torch
 
-import likra.mining as mining
+import likra.mining.mine as mining
 from likra.data.benchmarks import load_user_file
 from likra.data.questions import DataError, Question, normalise_answer
 from likra.errors import ConfigError
-from likra.generation import SamplingConfig
-from likra.mining import (CHECKERS, Checker, ChoiceMapper, MineItem, NormalisedMatch, check_items, default_checker,
+from likra.mining.generation import SamplingConfig
+from likra.mining.mine import (CHECKERS, Checker, ChoiceMapper, MineItem, NormalisedMatch, check_items, default_checker,
                           get_checker, journal_path, load_mine_input, mine, report_path, write_mined)
 from likra.paths import data_root
 
@@ -196,7 +196,7 @@ def test_load_mine_input_errors_are_located(write, tmp_path, assert_located, tex
 def run_mine(argv: list[str]) -> int:
     """`likra mine ...` through its own parser, as cli.py will wire it."""
     from likra.cli_args import common_options
-    from likra.mining_command import add_parser
+    from likra.mining.command import add_parser
 
     p = argparse.ArgumentParser(parents=[common_options(top=True)])
     add_parser(p.add_subparsers(dest="command", required=True), common_options(top=False))

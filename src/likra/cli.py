@@ -279,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     from likra.experiments.command import add_parser as add_experiment
 
     add_experiment(sub, common, EPILOG)
-    from likra.mining_command import add_parser as add_mine
+    from likra.mining.command import add_parser as add_mine
     from likra.verifier.command import add_parser as add_verify
 
     add_verify(sub, common)

@@ -18,8 +18,8 @@ from likra.experiments.session import Session, log
 
 def mined_file(s: Session, seed: int) -> Path:
     """OUT/negatives/mined/seed-S.jsonl: the seed's training questions with their mined negatives."""
-    from likra.generation import SamplingConfig
-    from likra.mining import get_checker, journal_path, mine, question_item, report_path, write_mined
+    from likra.mining.generation import SamplingConfig
+    from likra.mining.mine import get_checker, journal_path, mine, question_item, report_path, write_mined
     from likra.pipeline import build_training_data
 
     path = s.out / "negatives" / "mined" / f"seed-{seed}.jsonl"

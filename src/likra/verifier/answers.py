@@ -92,7 +92,7 @@ def with_generated(likra, items: Sequence[tuple[str, Sequence[str]]], k: int, se
                    progress: bool = False) -> list[tuple[str, list[str]]]:
     """Each question's given answers plus up to k answers sampled from the base model (seeded, one line
     each, deduplicated against each other and against the given ones): the candidates to rerank."""
-    from likra.generation import SamplingConfig, dedup_key, generate_for
+    from likra.mining.generation import SamplingConfig, dedup_key, generate_for
 
     sampled = generate_for(likra, [q for q, _ in items], SamplingConfig(k=k, seed=seed), progress=progress)
     out = []

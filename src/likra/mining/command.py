@@ -1,4 +1,4 @@
-"""`likra mine`: sample answers from the base model and keep the wrong ones as negatives (likra.mining).
+"""`likra mine`: sample answers from the base model and keep the wrong ones as negatives (likra.mining.mine).
 
 Every flag, the input questions and the checker are checked before the model loads.
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 from likra.cli_args import _model_args, default, finite_float, flag_errors
 from likra.config import ModelConfig
 from likra.errors import ConfigError
-from likra.generation import SamplingConfig
+from likra.mining.generation import SamplingConfig
 
 S = SamplingConfig
 FLAGS = {"sample.k": "--k", "sample.seed": "--seed", "sample.max_new_tokens": "--max-new-tokens",
@@ -24,7 +24,7 @@ EXAMPLES = """examples:
 
 def add_parser(sub, common) -> None:
     """Register `likra mine` on the CLI's subparsers."""
-    from likra.mining import CHECKERS
+    from likra.mining.mine import CHECKERS
 
     p = sub.add_parser("mine", help="sample answers from the base model and keep the wrong ones as negatives",
                        parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXAMPLES,
@@ -67,7 +67,7 @@ def _sampling(a) -> SamplingConfig:
 def _items(a) -> list:
     """The questions to mine, read and sampled (no model yet)."""
     from likra.data.negatives import sample
-    from likra.mining import benchmark_items, load_mine_input
+    from likra.mining.mine import benchmark_items, load_mine_input
 
     if a.n is not None and a.n < 1:
         raise ConfigError(f"--n: must be >= 1, got {a.n}")
@@ -76,7 +76,7 @@ def _items(a) -> list:
 
 
 def cmd_mine(a) -> int:
-    from likra.mining import check_items, default_checker, get_checker, journal_path, mine, write_mined
+    from likra.mining.mine import check_items, default_checker, get_checker, journal_path, mine, write_mined
 
     cfg = _sampling(a)
     if Path(a.out).suffix.lower() not in (".jsonl", ".ndjson"):

@@ -1,7 +1,7 @@
 """Mine near-miss negatives: the wrong answers the base model itself samples.
 
 For each question with a known answer, sample K one-line answers from the base model
-(likra.generation), judge each against the gold with a checker, and keep the wrong ones as the
+(likra.mining.generation), judge each against the gold with a checker, and keep the wrong ones as the
 question's `negatives`. The output is a user file (docs/DATA_FORMAT.md) that
 `likra train --user-file OUT --negatives mined` trains on, and a report beside it.
 
@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Literal, Sequence
 
 from likra.data.questions import DataError, Question, normalise_answer
 from likra.errors import ConfigError
-from likra.generation import SamplingConfig, dedup_key, generate_for
+from likra.mining.generation import SamplingConfig, dedup_key, generate_for
 
 Verdict = Literal["correct", "wrong", "unjudged"]
 VERDICTS: tuple[Verdict, ...] = ("correct", "wrong", "unjudged")

@@ -94,14 +94,14 @@ def sample_raw(model: Any, questions: Sequence[str], cfg: SamplingConfig, templa
     """The decoded new text of each of the k sequences per question, before any cleaning (a
     sequence that stopped at a newline ends with it). With `journal` (a file), each batch is saved as
     it is sampled and a rerun resumes after the last whole batch, with the same samples as an
-    uninterrupted run (sample_journal.py); the caller removes the journal once its result is saved."""
+    uninterrupted run (journal.py); the caller removes the journal once its result is saved."""
     from tqdm.auto import tqdm
 
     hf_model, tokenizer, prefix = _parts(model)
     prompts = [template.format(question=q) for q in questions]
     log = None
     if journal is not None:
-        from likra.sample_journal import SampleJournal, fingerprint
+        from likra.mining.journal import SampleJournal, fingerprint
 
         identity = getattr(getattr(model, "loaded", model), "scores_identity", None)
         log = SampleJournal(journal, fingerprint(prompts, asdict(cfg) | {"prefix": prefix}, identity),
