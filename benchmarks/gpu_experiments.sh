@@ -29,11 +29,14 @@ GEMMA=$M/gemma-3-270m-q4_k_m.gguf
 QWEN=$M/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
 ALL="--limit all --seeds 0,1,2"  # all 1172 ARC-Challenge test questions, three seeds, the full training set
 
-run curve   --model "$SMOL"  --out "$W/smollm2-arc-full" $ALL
-run curve   --model "$GEMMA" --out "$W/gemma3-arc-full" $ALL
-run weights --model "$GEMMA" --out "$W/gemma3-arc-full" $ALL
-run curve   --model "$QWEN"  --out "$W/qwen1.5b-arc-full" $ALL
-run negatives --model "$SMOL" --out "$W/smollm2-arc-full" $ALL --negative-kinds near-miss,irrelevant,unrelated
+# most valuable first: each later step reuses the heads the earlier ones trained into the same folder
+run curve      --model "$SMOL"  --out "$W/smollm2-arc-full" $ALL
+run objectives --model "$SMOL"  --out "$W/smollm2-arc-full" $ALL   # issue 13: six objectives, three seeds
+run curve      --model "$GEMMA" --out "$W/gemma3-arc-full" $ALL
+run weights    --model "$GEMMA" --out "$W/gemma3-arc-full" $ALL
+run negatives  --model "$SMOL"  --out "$W/smollm2-arc-full" $ALL --negative-kinds near-miss,hardest,easiest,irrelevant,unrelated,mined
+run curve      --model "$QWEN"  --out "$W/qwen1.5b-arc-full" $ALL
+run mass       --model "$SMOL"  --out "$W/smollm2-arc-full" $ALL
 run table --out "$W"
 
 for d in "$W" "$W"/*/; do  # the records, not the heads or the score tables
