@@ -91,6 +91,25 @@ def test_readme_headline_is_the_committed_three_seed_curve():
     assert f"against SFT's {end['sft']['mean']:.3f}" in readme and end["likra"]["seeds"] == 1
 
 
+def test_readme_kinds_and_objectives_sentences_are_the_committed_records():
+    import json
+
+    from likra.experiments.claims import difference
+
+    folder = RESULTS.parent / "results" / "smollm2-arc-1024"
+    readme = " ".join(README.split())
+    neg = json.loads((folder / "negatives.json").read_text())
+    _, (m, lo, hi), _ = difference(neg, 1024, {"kind": "near-miss", "rule": "likra"}, {"kind": "irrelevant", "rule": "likra"})
+    assert f"near-miss negatives teach more than irrelevant ones ({m:+.3f}, [{lo:.3f}, {hi:.3f}] with questions)" in readme
+    obj = json.loads((folder / "objectives.json").read_text())
+    end = {r["method"]: r["mean"] for r in obj["summary"] if r["examples"] == 1024}
+    assert obj["seeds"] == [0] and "(seed 0 so far)" in readme
+    assert f"none comes near Likra's {end['Likra']:.3f} at 1024" in readme
+    assert (f"DPO reaches {end['dpo (reward)']:.3f}, KTO {end['kto (reward)']:.3f} and InfoNCA "
+            f"{end['infonca (reward)']:.3f}") in readme
+    assert f"stay level with SFT ({end['SFT']:.3f})" in readme
+
+
 CLAIMS = ("smollm2-arc-1024", "smollm2-winogrande-1024")
 
 
