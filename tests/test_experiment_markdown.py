@@ -157,3 +157,13 @@ def test_columns_with_other_seed_counts_say_how_many():
     assert head == "| examples per head | Likra, near-miss (3 seeds) | Likra, mined (1 seed) | SFT (3 seeds) |"
     same = [dict(r, seeds=3) for r in summary]
     assert "seed" not in table({"experiment": "negatives", "summary": same}, [64]).splitlines()[0]
+
+
+def test_a_damaged_record_is_a_clear_error_naming_the_file(tmp_path):
+    from likra.errors import ArtifactError
+    from likra.experiments.markdown import render_block
+
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "curve.json").write_text('{"summary": [')
+    with pytest.raises(ArtifactError, match="curve.json"):
+        render_block(tmp_path, "x/curve", "")

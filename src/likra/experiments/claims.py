@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 from likra.experiments.outcomes import difference_matrix, rise_matrix, selects
+from likra.experiments.records import load_record
 from likra.experiments.stats import crossed_interval, mean_interval, ratio_interval
 from likra.experiments.stats import format_interval as fmt
 
@@ -250,23 +251,6 @@ CLAIMS = (
           "separation added by the negative head minus the positive head's, at the last checkpoint: above 0",
           judge_f),
 )
-
-
-def load_record(path: Path) -> dict:
-    """A record as the judges need it: JSON has no NaN, so an interval from one seed was written as null
-    (`low`/`high`, and a mean of nothing); it comes back as NaN, which every judge and format knows.
-    A damaged record is an ArtifactError naming the file, not a crash."""
-    from likra.io_utils import read_json_object
-
-    return _nan_back(read_json_object(path))
-
-
-def _nan_back(obj):
-    if isinstance(obj, dict):
-        return {k: math.nan if v is None and k in ("mean", "low", "high") else _nan_back(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_nan_back(v) for v in obj]
-    return obj
 
 
 def judge_all(folder: Path) -> list[dict]:

@@ -16,13 +16,14 @@ blocks (`<!-- claims:NAME -->`) are refreshed the same way. Stdlib only: no mode
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+
+from likra.experiments.records import load_record
 
 RULE_LABELS = {"base": "base", "sft": "SFT", "likra": "Likra", "base-likra": "Base-Likra", "neg": "negative head"}
 HEAD_LABELS = {"pos": "positive", "neg": "negative"}
@@ -219,7 +220,7 @@ CLAIMS = re.compile(r"(<!-- claims:(?P<name>[^ ]+?) -->\n)(?P<body>.*?)(<!-- /cl
 
 def render_block(root: Path, path: str, args: str) -> str:
     opts = dict(a.split("=", 1) for a in args.split())
-    record = json.loads((root / f"{path}.json").read_text(encoding="utf-8"))
+    record = load_record(root / f"{path}.json")
     at = [int(x) for x in opts["at"].split(",")] if "at" in opts else None
     return table(record, at, opts.get("view", "default"))
 

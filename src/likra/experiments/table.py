@@ -4,9 +4,9 @@ every model x benchmark whose `curve` experiment sits in a subfolder of --out (r
 
 from __future__ import annotations
 
-import json
 import math
 
+from likra.experiments.records import load_record
 from likra.experiments.session import Session, log
 
 RULES = ("base", "sft", "likra", "base-likra")
@@ -15,7 +15,7 @@ RULES = ("base", "sft", "likra", "base-likra")
 def collect(s: Session) -> list[dict]:
     rows = []
     for record_path in sorted(s.out.glob("*/curve.json")):
-        record = json.loads(record_path.read_text(encoding="utf-8"))
+        record = load_record(record_path)
         cfg, summary = record["config"], record["summary"]
         final = max(r["examples"] for r in summary)
         row = {"setting": record_path.parent.name, "model": cfg["model"], "trained_on": cfg["benchmark"],
