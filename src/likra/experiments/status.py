@@ -46,10 +46,7 @@ def _pace(pace: list) -> float | None:
 def _checkpoint_pace(head_dir: Path) -> float | None:
     saved = sorted((int(p.name.split("-")[1]), p.stat().st_mtime) for p in head_dir.glob("checkpoint-*")
                    if p.name.split("-")[1].isdigit())
-    if len(saved) < 2 or saved[-1][0] == saved[-2][0]:
-        return None
-    (a, ta), (b, tb) = saved[-2:]
-    return (tb - ta) / (b - a)
+    return _pace(saved[-2:])
 
 
 def stopped(ago_s: float, next_save_s: float) -> bool:

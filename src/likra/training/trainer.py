@@ -204,7 +204,7 @@ class HeadTrainer:
         save_file({n: p.detach().cpu().contiguous() for n, p in zip(names, head_parameters(self.model, self.head))},
                   str(tmp / "weights.safetensors"))
         torch.save({"optimizer": opt.state_dict(), "rng": torch.get_rng_state()}, tmp / "optimizer.pt")
-        self._pace = (getattr(self, "_pace", []) + [(result.examples_seen, time.time())])[-PACE_KEPT:]
+        self._pace = (self._pace + [(result.examples_seen, time.time())])[-PACE_KEPT:]
         atomic_write_json(tmp / "state.json", {"fingerprint": fingerprint, "config": asdict(self.config), **asdict(result),
                                                "pace": self._pace})
         shutil.rmtree(final, ignore_errors=True)
