@@ -190,6 +190,26 @@ def scored_table(likra, questions: list[Question], checkpoints: list[int], engin
         from likra.errors import NotFinished
 
         raise NotFinished(f"{scores}: not scored with these settings yet")
+    with _writer(scores):
+        table = _score_table(likra, questions, checkpoints, engine, scores, shape, base_cache)
+    barrier()
+    return table
+
+
+def _writer(scores: Path):
+    """The table's lock (likra/locks.py) while this process scores it: a second process scoring the same
+    table stops with an error instead of both writing its partial file. Data parallel: the main process
+    holds it for all."""
+    from contextlib import nullcontext
+
+    from likra.locks import hold, lock_path
+
+    return hold(lock_path(scores.parent, scores.stem), f"scoring {scores.name}") if is_main() else nullcontext()
+
+
+def _score_table(likra, questions, checkpoints, engine, scores: Path, shape: dict, base_cache: Path | None) -> ScoreTable:
+    from likra.scoring import base_cache as cache
+
     partial = scores.with_name(scores.stem + ".partial.csv")
     saved_at: list[float] = []  # when each pass of this process was saved: `likra experiment status` tells the time left
     table = _resume_table(partial, shape)
@@ -204,7 +224,6 @@ def scored_table(likra, questions: list[Question], checkpoints: list[int], engin
         table.save(scores)
         partial.unlink(missing_ok=True)
         partial.with_suffix(".json").unlink(missing_ok=True)
-    barrier()
     return table
 
 

@@ -169,6 +169,12 @@ def _previous_record(out_dir: Path, cfg: TrainRunConfig, resume: bool) -> dict:
     if not resume:
         import shutil
 
+        from likra.locks import holder, lock_path
+
+        busy = [h for h in cfg.heads if holder(lock_path(out_dir / h))]
+        if busy:  # never remove a head another process is training
+            raise RunStateError(f"{out_dir}: --no-resume would remove head(s) {', '.join(busy)}, which another likra "
+                                f"process is training now (see {lock_path(out_dir / busy[0])}); stop it first")
         for head in cfg.heads:
             if (out_dir / head).exists() and is_main():
                 _log(f"--no-resume: removing the earlier {head} head in {out_dir / head}")

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from likra.experiments.session import Session
+from likra.locks import holder, lock_path
 from likra.models.likra_model import STATE_FILE
 
 
@@ -32,7 +33,7 @@ def head_status(run: Path, head: str, total: int | None) -> str:
         return f"{head} {state['examples_seen']}{of}"
     cfg = state.get("config") or {}
     left = training_left(run / head, state["examples_seen"], total, cfg.get("state_every", 20) * cfg.get("batch_size", 32),
-                         pace=state.get("pace"))
+                         pace=state.get("pace"), lock=lock_path(run / head))
     return f"{head} {state['examples_seen']}{of} ({left or 'training'})"
 
 
@@ -49,26 +50,36 @@ def _checkpoint_pace(head_dir: Path) -> float | None:
     return _pace(saved[-2:])
 
 
-def stopped(ago_s: float, next_save_s: float) -> bool:
-    """A job that has not saved for three times as long as its next save should take (and 10 min more,
-    for a busy machine) is taken as stopped: its estimate would only mislead."""
+def stopped(ago_s: float, next_save_s: float, lock: Path | None = None) -> bool:
+    """Whether the job that writes here has stopped. Where it left a lock file (likra/locks.py), the lock
+    says: held means a live process. Else (a run made before likra locked, or no fcntl) a job that has
+    not saved for three times as long as its next save should take, and 10 min more for a busy machine,
+    is taken as stopped: its estimate would only mislead."""
+    if lock is not None and lock.exists() and _locks_work():
+        return holder(lock) is None
     return ago_s > 3 * next_save_s + 600
 
 
+def _locks_work() -> bool:
+    from likra import locks
+
+    return locks.fcntl is not None
+
+
 def training_left(head_dir: Path, seen: int, total: int | None, between: int = 640, now: float | None = None,
-                  pace: list | None = None) -> str:
+                  pace: list | None = None, lock: Path | None = None) -> str:
     """'training; about N min left' at the pace of the running process's last state saves (`pace`:
     (examples seen, time) pairs the trainer keeps since it started, so never across a stop), or, for a
     state saved before likra kept them, between the head's last two checkpoints (1, 2, 4, ... examples:
     the later ones take most of the time); and how long ago its state was last saved (every `between`
-    examples and at each checkpoint). A stopped one says so instead."""
+    examples and at each checkpoint). A stopped one says so instead (`lock`: see `stopped`)."""
     per = _pace(pace or []) or _checkpoint_pace(head_dir)
+    ago = (now if now is not None else time.time()) - (head_dir / STATE_FILE).stat().st_mtime
+    next_save = per * min(max(total - seen, 1), between) if per and total else float("inf")
+    if stopped(ago, next_save, lock):
+        return f"stopped: state saved {ago / 60:.0f} min ago; rerun its command to resume"
     if not total or per is None:
         return ""
-    state = head_dir / STATE_FILE
-    ago = (now if now is not None else time.time()) - state.stat().st_mtime
-    if stopped(ago, per * min(max(total - seen, 1), between)):
-        return f"stopped: state saved {ago / 60:.0f} min ago; rerun its command to resume"
     return f"training; about {per * (total - seen) / 60:.0f} min left, state saved {ago / 60:.0f} min ago"
 
 
@@ -77,28 +88,32 @@ def eval_status(folder: Path, stem: str = "scores", done: str = "results.json") 
     if (folder / done).exists():
         return "done"
     shape = _json(folder / f"{stem}.partial.json")
+    lock = lock_path(folder, stem)
     if shape is None:
-        return "not started"
+        return "scoring its first pass" if holder(lock) else "not started"
     saved_at = shape.get("saved_at") or []
     shape = shape.get("shape", shape)
     with open(folder / f"{stem}.partial.csv", newline="", encoding="utf-8") as f:
         passes = len({(r["head"], r["checkpoint"]) for r in csv.DictReader(f)})
     heads = len(shape.get("heads", [])) or 1
     total = 1 + heads * len(shape.get("checkpoints", []))  # the base model, then each head
-    return f"{passes}/{total} passes" + time_left(saved_at, (total - passes) / heads)
+    return f"{passes}/{total} passes" + time_left(saved_at, (total - passes) / heads, lock=lock)
 
 
-def time_left(saved_at: list[float], checkpoints_left: float, now: float | None = None) -> str:
+def time_left(saved_at: list[float], checkpoints_left: float, now: float | None = None, lock: Path | None = None) -> str:
     """', about N min left' from the times the running scorer saved its last checkpoint passes (each
     checkpoint's heads score in one pass), and how long ago the last one was saved: a stopped job's
-    estimate is stale, and that says so."""
+    estimate is stale, and that says so (`lock`: see `stopped`)."""
     steps = [b - a for a, b in zip(saved_at[1:], saved_at[2:])]  # the first save is the base model's pass
-    if not steps or checkpoints_left <= 0:
+    if not saved_at or checkpoints_left <= 0:
         return ""
-    per = sorted(steps)[len(steps) // 2]
+    per = sorted(steps)[len(steps) // 2] if steps else None
     ago = (now if now is not None else time.time()) - saved_at[-1]
-    if stopped(ago, per):
-        return f", stopped: last pass saved {ago / 60:.0f} min ago (a pass takes {per / 60:.1f} min); rerun its command to resume"
+    if stopped(ago, per or float("inf"), lock):
+        takes = f" (a pass takes {per / 60:.1f} min)" if per else ""
+        return f", stopped: last pass saved {ago / 60:.0f} min ago{takes}; rerun its command to resume"
+    if per is None:
+        return ""
     return f", about {per * checkpoints_left / 60:.0f} min left at {per / 60:.1f} min a pass (last saved {ago / 60:.0f} min ago)"
 
 

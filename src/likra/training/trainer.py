@@ -101,6 +101,22 @@ class HeadTrainer:
         order = example_order(len(pairs), cfg.epochs, cfg.seed)
         sizes = batch_schedule(len(order), cfg.batch_size, cfg.curve)
         fingerprint = pairs_fingerprint(pairs)
+        with self._writer(resume):
+            return self._train(pairs, opt, params, order, sizes, fingerprint, resume, max_steps)
+
+    def _writer(self, resume: bool):
+        """The head folder's lock (likra/locks.py) while this process may write it: a second process
+        resuming the same head stops with an error instead of interleaving checkpoints. A finished head
+        is only read, so needs none (two experiments may share a finished head at once)."""
+        from contextlib import nullcontext
+
+        from likra.locks import hold, lock_path
+
+        if (resume and _saved_finished(self.out_dir / STATE_DIR / "state.json")) or not distributed.is_main():
+            return nullcontext()
+        return hold(lock_path(self.out_dir), f"training head {self.head}")
+
+    def _train(self, pairs, opt, params, order, sizes, fingerprint: str, resume: bool, max_steps: int | None) -> TrainResult:
         result = TrainResult(self.head, 0, 0, False)
         if resume:
             self._restore(opt, fingerprint, result)
@@ -239,6 +255,14 @@ class HeadTrainer:
         torch.set_rng_state(extra["rng"])
         result.examples_seen, result.steps, result.finished, losses, result.checkpoints = position
         result.losses = [tuple(x) for x in losses]
+
+
+def _saved_finished(state: Path) -> bool:
+    """Whether the saved state says training finished (unreadable: no; _restore then says what is wrong)."""
+    try:
+        return json.loads(state.read_text(encoding="utf-8")).get("finished") is True
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def gather_scores(local, device):
