@@ -144,6 +144,12 @@ def test_status_reads_running_or_stopped_from_the_lock(tmp_path, other_process):
     # saved a minute ago, but no process holds the lock: stopped (the clock would still say running)
     assert training_left(head, 100, 1000, now=saved + 60, pace=pace, lock=lock_path(head)) == (
         "stopped: state saved 1 min ago; rerun its command to resume")
+    from likra.experiments.status import head_status
+
+    (head / "train_state" / "state.json").write_text(json.dumps({"examples_seen": 100, "finished": False, "pace": pace}))
+    assert head_status(tmp_path, "neg", 1000).startswith("neg 100/1000 (stopped: state saved")
+    p = other_process(lock_path(head))
+    assert head_status(tmp_path, "neg", 1000).endswith(f"; pid {p.pid})")
     ev = tmp_path / "eval"
     ev.mkdir()
     assert eval_status(ev) == "not started"

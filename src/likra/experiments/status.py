@@ -32,9 +32,12 @@ def head_status(run: Path, head: str, total: int | None) -> str:
     if state["finished"]:
         return f"{head} {state['examples_seen']}{of}"
     cfg = state.get("config") or {}
+    lock = lock_path(run / head)
     left = training_left(run / head, state["examples_seen"], total, cfg.get("state_every", 20) * cfg.get("batch_size", 32),
-                         pace=state.get("pace"), lock=lock_path(run / head))
-    return f"{head} {state['examples_seen']}{of} ({left or 'training'})"
+                         pace=state.get("pace"), lock=lock)
+    who = holder(lock) or {}
+    pid = f"; pid {who['pid']}" if who.get("pid") else ""  # the process to stop, if it must be
+    return f"{head} {state['examples_seen']}{of} ({left or 'training'}{pid})"
 
 
 def _pace(pace: list) -> float | None:
