@@ -52,6 +52,17 @@ def test_status_lists_runs_passes_and_records(tmp_path, capsys):
     assert next(line for line in lines if line[0] == "negatives.json")[1:5] == ["seeds", "0;", "near-miss,", "mined"]
 
 
+def test_status_of_a_folder_of_experiments_reports_each(tmp_path, capsys):
+    out = folder(tmp_path)
+    other = tmp_path / "other"
+    put(other / "seed-3" / "run.json", {"data": {"used": 8}})
+    (tmp_path / "empty").mkdir()
+    assert main(["experiment", "status", "--out", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert [line for line in text.splitlines() if line.endswith(":") and "/" in line] == [f"{out}:", f"{other}:"]
+    assert "seed-3" in text and "objectives/dpo/seed-1" in text and "empty" not in text
+
+
 def test_status_of_a_missing_folder_is_a_clear_error(tmp_path, capsys):
     assert main(["experiment", "status", "--out", str(tmp_path / "nope")]) == 2
     assert "no such experiment folder" in capsys.readouterr().err

@@ -46,8 +46,9 @@ EXPERIMENTS = {e.name: e for e in (
                "on the same data, seeds and checkpoints", _lazy("objectives")),
     Experiment("negatives", "Fig 5", "Likra curves with near-miss, hardest, easiest, irrelevant and unrelated "
                "negative heads", _lazy("negatives")),
-    Experiment("status", "-", "what --out holds: each run's heads and evaluations (done, or passes saved), "
-               "mined files and records; loads no model", _lazy("status")),
+    Experiment("status", "-", "what --out holds (or each experiment folder in it): each run's heads and "
+               "evaluations (done, or passes saved; running or stopped), mined files and records; loads no model",
+               _lazy("status")),
     Experiment("claims", "the paper's claims", "a verdict per claim (held, not held, partly, unclear) with its "
                "numbers and intervals, from the records already in --out; loads no model", _lazy("claims")),
 )}

@@ -166,5 +166,14 @@ def run(s: Session) -> dict:
 
     if not s.out.is_dir():
         raise ConfigError(f"{s.out}: no such experiment folder")
-    text = report(s.out)
-    return {"experiment": "status", "report": text, "files": []}
+    return {"experiment": "status", "report": "\n".join(report(f) for f in folders(s.out)), "files": []}
+
+
+def folders(root: Path) -> list[Path]:
+    """`root` when it is an experiment folder (runs or records in it), else each experiment folder
+    directly in it: `--out runs/experiments` tells where every experiment there stands."""
+    def is_experiment(p: Path) -> bool:
+        return bool(runs(p)) or any(p.glob("*.json"))
+
+    inside = [p for p in sorted(root.iterdir()) if p.is_dir() and is_experiment(p)]
+    return inside if inside and not is_experiment(root) else [root]
