@@ -57,9 +57,11 @@ def test_status_of_a_folder_of_experiments_reports_each(tmp_path, capsys):
     other = tmp_path / "other"
     put(other / "seed-3" / "run.json", {"data": {"used": 8}})
     (tmp_path / "empty").mkdir()
+    put(tmp_path / "table.json", {"experiment": "table", "config": {}})  # `table` writes into the parent
     assert main(["experiment", "status", "--out", str(tmp_path)]) == 0
     text = capsys.readouterr().out
-    assert [line for line in text.splitlines() if line.endswith(":") and "/" in line] == [f"{out}:", f"{other}:"]
+    heads = [line for line in text.splitlines() if line.endswith(":") and "/" in line]
+    assert heads == [f"{tmp_path}:", f"{out}:", f"{other}:"]
     assert "seed-3" in text and "objectives/dpo/seed-1" in text and "empty" not in text
 
 

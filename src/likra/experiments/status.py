@@ -172,8 +172,11 @@ def run(s: Session) -> dict:
 def folders(root: Path) -> list[Path]:
     """`root` when it is an experiment folder (runs or records in it), else each experiment folder
     directly in it: `--out runs/experiments` tells where every experiment there stands."""
-    def is_experiment(p: Path) -> bool:
-        return bool(runs(p)) or any(p.glob("*.json"))
+    if runs(root):
+        return [root]
+    inside = [p for p in sorted(root.iterdir()) if p.is_dir() and (runs(p) or _has_records(p))]
+    return ([root] if _has_records(root) or not inside else []) + inside  # e.g. `table` writes into the parent
 
-    inside = [p for p in sorted(root.iterdir()) if p.is_dir() and is_experiment(p)]
-    return inside if inside and not is_experiment(root) else [root]
+
+def _has_records(folder: Path) -> bool:
+    return any((_json(p) or {}).get("experiment") for p in folder.glob("*.json"))
