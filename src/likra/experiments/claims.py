@@ -230,7 +230,8 @@ def judge_f(rec: dict) -> Verdict:
     d, both, text = with_questions(_ci(paired(s_neg, s_pos)), matrix)
     return Verdict(verdict_side(d, both), f"at {n} examples, separation (per-character log-likelihood): negative "
                                           f"head {fmt(*_ci(list(s_neg.values())))}, positive head "
-                                          f"{fmt(*_ci(list(s_pos.values())))}; difference {text}")
+                                          f"{fmt(*_ci(list(s_pos.values())))}; difference {text} ({len(seeds)} "
+                                          f"seed{'s' if len(seeds) > 1 else ''})")
 
 
 CLAIMS = (
