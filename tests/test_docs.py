@@ -110,6 +110,18 @@ def test_readme_kinds_and_objectives_sentences_are_the_committed_records():
     assert f"stay level with SFT ({end['SFT']:.3f})" in readme
 
 
+def test_readme_claim_f_sentence_is_the_committed_mass_record():
+    import re
+
+    from likra.experiments.claims import judge_f
+    from likra.experiments.records import load_record
+
+    verdict = judge_f(load_record(RESULTS.parent / "results" / "smollm2-arc-1024" / "mass.json"))
+    m = re.search(r"difference (-?[0-9.]+) \[[^\]]*\]; with questions (\[[^\]]+\]) \((\d+) seeds?\)", verdict.numbers)
+    readme = " ".join(README.split())
+    assert f"(claim f, {verdict.status}: difference {m[1]}, {m[2]} with questions, {m[3]} seeds)" in readme
+
+
 CLAIMS = ("smollm2-arc-1024", "smollm2-winogrande-1024")
 
 
