@@ -155,3 +155,15 @@ def test_status_reads_running_or_stopped_from_the_lock(tmp_path, other_process):
     assert eval_status(ev) == "not started"
     other_process(lock_path(ev, "scores"), "scoring scores.csv")
     assert eval_status(ev) == "scoring its first pass"
+
+
+def test_a_file_system_without_locks_warns_and_goes_on(tmp_path, monkeypatch, capsys):
+    def no_locks(f, mode):
+        raise OSError(37, "No locks available")
+
+    monkeypatch.setattr(locks.fcntl, "flock", no_locks)
+    ran = []
+    with hold(tmp_path / ".likra.lock", "training head pos"):
+        ran.append(True)
+    assert ran == [True] and "cannot lock on this file system" in capsys.readouterr().err
+    assert holder(tmp_path / ".likra.lock") is None

@@ -71,6 +71,8 @@ def holder(path: str | Path) -> dict | None:
             fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             return _read(f) or {"pid": None}
+        except OSError:  # no locks on this file system: nothing known
+            return None
         fcntl.flock(f, fcntl.LOCK_UN)
         return None
 
@@ -85,6 +87,12 @@ def _take(f, mode: int) -> bool:
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.1)
+        except OSError as e:  # a file system without locks (some network mounts): go on unguarded, and say so
+            from likra.log import get_logger
+
+            get_logger(__name__).warning(f"{f.name}: cannot lock on this file system ({e}); two likra processes "
+                                         "writing here at once would not be stopped")
+            return True
 
 
 def _read(f) -> dict:
