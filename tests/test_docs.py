@@ -87,8 +87,10 @@ def test_readme_headline_is_the_committed_three_seed_curve():
     assert f"Likra - SFT: {m:+.3f}, [{lo:.3f}, {hi:.3f}] when the interval also counts which 500 questions" in readme
     full = json.loads((RESULTS.parent / "results" / "curve-smollm2-arc" / "curve.json").read_text())
     end = {r["rule"]: r for r in full["summary"] if r["examples"] == 6604}
-    assert f"(6604 questions per head, one seed so far) Likra reaches {end['likra']['mean']:.3f}" in readme
-    assert f"against SFT's {end['sft']['mean']:.3f}" in readme and end["likra"]["seeds"] == 1
+    assert f"(6604 questions per head, two seeds so far) Likra reaches {end['likra']['mean']:.3f}" in readme
+    assert f"against SFT's {end['sft']['mean']:.3f}" in readme and end["likra"]["seeds"] == 2
+    _, (m, lo, hi), _ = difference(full, 6604, {"rule": "likra"}, {"rule": "sft"})
+    assert f"against SFT's {end['sft']['mean']:.3f} (Likra - SFT: {m:+.3f}, [{lo:.3f}, {hi:.3f}] with questions)" in readme
 
 
 def test_readme_kinds_and_objectives_sentences_are_the_committed_records():
@@ -122,7 +124,7 @@ def test_readme_claim_f_sentence_is_the_committed_mass_record():
     assert f"(claim f, {verdict.status}: difference {m[1]}, {m[2]} with questions, {m[3]} seeds)" in readme
 
 
-CLAIMS = ("smollm2-arc-1024", "smollm2-winogrande-1024")
+CLAIMS = ("smollm2-arc-1024", "smollm2-winogrande-1024", "curve-smollm2-arc")
 
 
 @pytest.mark.parametrize("name", CLAIMS)
