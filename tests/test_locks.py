@@ -16,7 +16,7 @@ from likra import locks
 from likra.errors import RunStateError
 from likra.locks import hold, holder, lock_path
 
-pytestmark = pytest.mark.skipif(locks.fcntl is None, reason="no fcntl: likra takes no locks here")
+pytestmark = pytest.mark.skipif(not locks.available(), reason="no fcntl: likra takes no locks here")
 
 HOLD = """
 import sys, time

@@ -32,6 +32,11 @@ LOCK_FILE = ".likra.lock"
 RETRY_S = 2.0  # `holder` takes the lock for a moment to test it; a writer starting then tries again
 
 
+def available() -> bool:
+    """Whether this platform has advisory file locks (`fcntl`; not on Windows)."""
+    return fcntl is not None
+
+
 def lock_path(folder: str | Path, stem: str | None = None) -> Path:
     """The lock of a folder (a head), or of one table in it (`stem`: e.g. 'scores' -> .scores.lock)."""
     return Path(folder) / (f".{stem}.lock" if stem else LOCK_FILE)

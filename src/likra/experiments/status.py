@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from likra.experiments.session import Session
-from likra.locks import holder, lock_path
+from likra.locks import available, holder, lock_path
 from likra.models.likra_model import STATE_FILE
 
 
@@ -58,15 +58,9 @@ def stopped(ago_s: float, next_save_s: float, lock: Path | None = None) -> bool:
     says: held means a live process. Else (a run made before likra locked, or no fcntl) a job that has
     not saved for three times as long as its next save should take, and 10 min more for a busy machine,
     is taken as stopped: its estimate would only mislead."""
-    if lock is not None and lock.exists() and _locks_work():
+    if lock is not None and lock.exists() and available():
         return holder(lock) is None
     return ago_s > 3 * next_save_s + 600
-
-
-def _locks_work() -> bool:
-    from likra import locks
-
-    return locks.fcntl is not None
 
 
 def training_left(head_dir: Path, seen: int, total: int | None, between: int = 640, now: float | None = None,
