@@ -16,7 +16,7 @@ class Experiment:
     name: str
     """Command name."""
     figure: str
-    """What of the paper it reproduces."""
+    """What of the paper it reproduces ('' for a tool or a study beyond the paper)."""
     summary: str
     """One line for --help."""
     run: Callable
@@ -42,11 +42,11 @@ EXPERIMENTS = {e.name: e for e in (
                "irrelevant and unrelated answers, relative to the base model", _lazy("mass")),
     Experiment("table", "Table 1", "base, SFT, Likra and Base-Likra at the end of training for every curve "
                "experiment in the subfolders of --out", _lazy("table")),
-    Experiment("objectives", "issue 13", "Likra, SFT, Base-Likra and unlikelihood, DPO, SimPO, ORPO, KTO, InfoNCA "
+    Experiment("objectives", "beyond the paper", "Likra, SFT, Base-Likra and unlikelihood, DPO, SimPO, ORPO, KTO, InfoNCA "
                "on the same data, seeds and checkpoints", _lazy("objectives")),
-    Experiment("negatives", "Fig 5", "Likra curves with near-miss, hardest, easiest, irrelevant and unrelated "
-               "negative heads", _lazy("negatives")),
-    Experiment("status", "-", "what --out holds (or each experiment folder in it): each run's heads and "
+    Experiment("negatives", "Fig 5", "Likra curves with near-miss (random, hardest, easiest), irrelevant, "
+               "unrelated and self-mined (likra mine) negative heads", _lazy("negatives")),
+    Experiment("status", "", "what --out holds (or each experiment folder in it): each run's heads and "
                "evaluations (done, or passes saved; running or stopped), mined files and records; loads no model",
                _lazy("status")),
     Experiment("claims", "the paper's claims", "a verdict per claim (held, not held, partly, unclear) with its "

@@ -40,7 +40,7 @@ def add_parser(sub, common, epilog: str) -> None:
     from likra.cli import finite_float, weight_list
     from likra.experiments import EXPERIMENTS
 
-    listing = "\n".join(f"  {e.name:<12} ({e.figure}) {e.summary}" for e in EXPERIMENTS.values())
+    listing = "\n".join(f"  {e.name:<12} {f'({e.figure}) ' if e.figure else ''}{e.summary}" for e in EXPERIMENTS.values())
     p = sub.add_parser("experiment", help="re-run one of the paper's findings with several seeds and 95%% intervals",
                        parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Run one of the paper's experiments: trains one run per seed (or reuses the "
