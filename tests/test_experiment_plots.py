@@ -67,3 +67,26 @@ def test_a_second_rule_on_the_same_head_is_dashed_in_its_colour(tmp_path, monkey
     objectives.plot(summary, S)
     assert drawn["dpo (reward)"] == (drawn["dpo"][0], "--")
     assert drawn["dpo"][1] == "-" and drawn["simpo"][0] != drawn["dpo"][0]
+
+
+def test_objectives_read_by_their_reward_get_a_panel_of_their_own_beside_the_references(tmp_path, monkeypatch):
+    import matplotlib.axes
+
+    from likra.experiments import objectives
+
+    panel_of = {}
+    real_plot = matplotlib.axes.Axes.plot
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot", lambda ax, *a, **k: (panel_of.setdefault(k.get("label"), []).append(id(ax)), real_plot(ax, *a, **k))[1])
+    summary = [{"method": m, "examples": x, "mean": 0.3, "low": 0.28, "high": 0.32, "seeds": 3}
+               for m in ("Likra", "SFT", "Base-Likra", "dpo", "dpo (reward)", "orpo") for x in (1, 2, 4)]
+
+    class S:
+        out = tmp_path
+        from likra.config import ExperimentConfig
+        cfg = ExperimentConfig(seeds=(0, 1, 2))
+
+    objectives.plot(summary, S)
+    own, reward = panel_of["dpo"][0], panel_of["dpo (reward)"][0]
+    assert own != reward and panel_of["orpo"] == [own] and panel_of["dpo (reward)"] == [reward]
+    assert all(panel_of[m] == [own, reward] for m in ("Likra", "SFT", "Base-Likra"))  # the references in both
+    assert (tmp_path / "objectives.png").stat().st_size > 0

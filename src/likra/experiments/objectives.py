@@ -7,7 +7,7 @@ per-character log-likelihood and, for those trained against the base model, by t
 from __future__ import annotations
 
 from likra.experiments.outcomes import Outcomes
-from likra.experiments.plots import band_plot, seeds_label
+from likra.experiments.plots import draw_series, panels, save, seeds_label, y_range
 from likra.experiments.session import Session, log, short
 from likra.experiments.curve import WINDOW
 from likra.experiments.stats import format_interval, mean_interval, summarise
@@ -110,6 +110,9 @@ def rise(rows: list[dict], method: str, window: tuple[int, int]) -> dict:
 
 
 def plot(summary: list[dict], s: Session) -> None:
+    """Two panels on one y axis: each head read by its own likelihood, and the reference-based heads read
+    by their implicit reward (dashed, in the head's colour); Likra, SFT and Base-Likra in both, to read
+    every line against them. Twelve lines in one frame hid each other."""
     methods = list(dict.fromkeys(r["method"] for r in summary))
     series = {m: [{"x": r["examples"], **r} for r in summary if r["method"] == m] for m in methods}
     colours = {"Likra": "#d62728", "SFT": "#1f77b4", "Base-Likra": "#ff7f0e"}
@@ -118,9 +121,23 @@ def plot(summary: list[dict], s: Session) -> None:
     others = [m for m in methods if m not in colours and m not in rewards]
     colours |= dict(zip(others, PALETTE * (1 + len(others) // len(PALETTE))))
     colours |= {m: colours[m[:-len(REWARD_SUFFIX)]] for m in rewards}
+    refs = [m for m in methods if m in ("Likra", "SFT", "Base-Likra")]
     c = s.cfg
-    band_plot(series, s.out / "objectives.png",
-              f"{short(c.model)}: objectives that learn from negatives, same data and checkpoints "
-              f"({c.eval_benchmark} {c.eval_split}, {c.limit or 'all'} questions, {seeds_label(summary)}, 95% band)",
-              "training questions (log2)", "accuracy" + (" (acc_norm)" if c.norm == "char" else ""),
-              colours=colours, labels={m: m for m in methods}, dashed=rewards)
+    fig, axes = panels(2 if rewards else 1, f"{short(c.model)}: objectives that learn from negatives, same data and "
+                       f"checkpoints ({c.eval_benchmark} {c.eval_split}, {c.limit or 'all'} questions, "
+                       f"{seeds_label(summary)}, 95% band)", sharey=True, height=5.0)
+    differ = len({r["seeds"] for r in summary if "seeds" in r}) > 1
+    groups = [("each head by its own log-likelihood", [m for m in methods if m not in rewards])]
+    if rewards:
+        groups.append(("reference-based heads by their implicit reward (head - base)", refs + rewards))
+    for ax, (subtitle, names) in zip(axes, groups):
+        draw_series(ax, {m: series[m] for m in names}, colours=colours, labels={m: m for m in methods},
+                    dashed=rewards, differ=differ, legend="upper left")
+        ax.set_title(subtitle, fontsize=9)
+        ax.set_xscale("log", base=2)
+        ax.grid(alpha=0.3)
+        ax.set_xlabel("training questions (log2)")
+    axes[0].set_ylabel("accuracy" + (" (acc_norm)" if c.norm == "char" else ""))
+    if (ylim := y_range(series, {}, (0.0, 1.0))) is not None:
+        axes[0].set_ylim(*ylim)
+    save(fig, s.out / "objectives.png")

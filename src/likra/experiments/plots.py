@@ -48,7 +48,7 @@ def _with_seeds(label: str, points: Sequence[dict], differ: bool) -> str:
     return f"{label} ({n} seed{'s' * (n > 1)})" if differ and n else label
 
 
-def _y_range(series: dict[str, list[dict]], hlines: dict[str, dict], clip: tuple[float, float] | None,
+def y_range(series: dict[str, list[dict]], hlines: dict[str, dict], clip: tuple[float, float] | None,
              widest: float = 0.15) -> tuple[float, float] | None:
     """The means and every band at most `widest` either side of its mean, padded: a band from two seeds
     (t with 1 degree of freedom: 12.7 standard errors) would otherwise flatten every line; it runs off
@@ -77,11 +77,22 @@ def band_plot(series: dict[str, list[dict]], path: str | Path, title: str, xlabe
     `hlines` are flat references (e.g. the base model: {'mean', 'low', 'high'}). Where lines have
     different numbers of seeds, each label says its own. Series in `dashed` are drawn dashed (e.g. a
     second rule on the same head, in that head's colour)."""
-    import matplotlib.pyplot as plt
-
-    colours, labels = {**COLOURS, **(colours or {})}, {**LABELS, **(labels or {})}
     fig, ax = _figure(title, xlabel, ylabel, log2_x)
-    differ = len({max((p.get("seeds", 0) for p in pts), default=0) for pts in series.values()}) > 1
+    draw_series(ax, series, hlines=hlines, chance=chance, colours=colours, labels=labels, clip=clip, dashed=dashed)
+    if (ylim := y_range(series, hlines or {}, clip)) is not None:
+        ax.set_ylim(*ylim)
+    return save(fig, path)
+
+
+def draw_series(ax, series: dict[str, list[dict]], hlines: dict[str, dict] | None = None, chance: float | None = None,
+                colours: dict[str, str] | None = None, labels: dict[str, str] | None = None,
+                clip: tuple[float, float] | None = (0.0, 1.0), dashed: Sequence[str] = (), differ: bool | None = None,
+                legend: str = "best") -> None:
+    """`band_plot`'s lines, bands, references and legend on one axes (a panel of a larger figure).
+    `differ`: whether labels say their seeds (default: when these series' seed counts differ)."""
+    colours, labels = {**COLOURS, **(colours or {})}, {**LABELS, **(labels or {})}
+    if differ is None:
+        differ = len({max((p.get("seeds", 0) for p in pts), default=0) for pts in series.values()}) > 1
     for name, ref in (hlines or {}).items():
         c = colours.get(name, "#555555")
         ax.axhline(ref["mean"], color=c, linestyle="--", linewidth=1, label=labels.get(name, name))
@@ -96,27 +107,19 @@ def band_plot(series: dict[str, list[dict]], path: str | Path, title: str, xlabe
         if all(not math.isnan(p["low"]) for p in points):
             ax.fill_between(xs, [_clip(p["low"], clip) for p in points], [_clip(p["high"], clip) for p in points],
                             color=c, alpha=0.18)
-    if (ylim := _y_range(series, hlines or {}, clip)) is not None:
-        ax.set_ylim(*ylim)
     if chance is not None:
         ax.axhline(chance, color="black", linestyle=":", linewidth=0.8, label="chance")
-    ax.legend(fontsize=8, loc="best")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    ax.legend(fontsize=8 if len(series) < 8 else 7, loc=legend)
 
 
-def panels(n: int, title: str):
+def panels(n: int, title: str, sharey: bool = False, height: float = 4.4):
     """A row of `n` panels sharing a title (for per-head plots)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 4.4), squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(5.2 * n, height), squeeze=False, sharey=sharey)
     fig.suptitle(wrap(title, 60 * n), fontsize=9)
     return fig, list(axes[0])
 
