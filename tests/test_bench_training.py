@@ -15,7 +15,7 @@ from pathlib import Path
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_training.py"
 
 
-def _run(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
+def _run(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:  # a guard against hangs, roomy under load
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, env=env,
                           timeout=timeout)
