@@ -105,7 +105,8 @@ def test_readme_kinds_and_objectives_sentences_are_the_committed_records():
     assert f"near-miss negatives teach more than irrelevant ones ({m:+.3f}, [{lo:.3f}, {hi:.3f}] with questions)" in readme
     obj = json.loads((folder / "objectives.json").read_text())
     end = {r["method"]: r["mean"] for r in obj["summary"] if r["examples"] == 1024}
-    assert obj["seeds"] == [0] and "(seed 0 so far)" in readme
+    runs = {r["seeds"] for r in obj["summary"] if r["examples"] == 1024}  # seeds per method
+    assert f"({({1: 'seed 0 so far', 2: 'seeds 0-1 so far', 3: 'three seeds'})[min(runs)]})" in readme
     assert f"none comes near Likra's {end['Likra']:.3f} at 1024" in readme
     assert (f"DPO reaches {end['dpo (reward)']:.3f}, KTO {end['kto (reward)']:.3f} and InfoNCA "
             f"{end['infonca (reward)']:.3f}") in readme
