@@ -7,7 +7,7 @@ per-character log-likelihood and, for those trained against the base model, by t
 from __future__ import annotations
 
 from likra.experiments.outcomes import Outcomes
-from likra.experiments.plots import draw_series, panels, save, seeds_label, y_range
+from likra.experiments.plots import draw_series, panels, save, seeds_label, style_axes, y_range
 from likra.experiments.session import Session, log, short
 from likra.experiments.curve import WINDOW
 from likra.experiments.stats import format_interval, mean_interval, summarise
@@ -134,8 +134,7 @@ def plot(summary: list[dict], s: Session) -> None:
         draw_series(ax, {m: series[m] for m in names}, colours=colours, labels={m: m for m in methods},
                     dashed=rewards, differ=differ, legend="upper left")
         ax.set_title(subtitle, fontsize=9)
-        ax.set_xscale("log", base=2)
-        ax.grid(alpha=0.3)
+        style_axes(ax)
         ax.set_xlabel("training questions (log2)")
     axes[0].set_ylabel("accuracy" + (" (acc_norm)" if c.norm == "char" else ""))
     if (ylim := y_range(series, {}, (0.0, 1.0))) is not None:

@@ -21,10 +21,15 @@ def _figure(title: str, xlabel: str, ylabel: str, log2_x: bool):
     ax.set_title(wrap(title), fontsize=9)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+    style_axes(ax, log2_x)
+    return fig, ax
+
+
+def style_axes(ax, log2_x: bool = True) -> None:
+    """log2 x axis for example counts, and a light grid: every experiment plot's frame."""
     if log2_x:
         ax.set_xscale("log", base=2)
     ax.grid(alpha=0.3)
-    return fig, ax
 
 
 def wrap(title: str, width: int = 95) -> str:
@@ -132,9 +137,7 @@ def draw_band(ax, points: Sequence[dict], label: str, colour: str | None = None,
     if all(not math.isnan(p["low"]) for p in points):
         ax.fill_between(xs, [_clip(p["low"], clip) for p in points], [_clip(p["high"], clip) for p in points],
                         color=line.get_color(), alpha=0.18)
-    if log2_x:
-        ax.set_xscale("log", base=2)
-    ax.grid(alpha=0.3)
+    style_axes(ax, log2_x)
 
 
 def save(fig, path: str | Path) -> Path:
