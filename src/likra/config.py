@@ -290,6 +290,9 @@ class ExperimentConfig:
     finished_only: bool = False
     """Use only the runs already trained, scored (and mined) with these settings: start no new work, and
     list each part left out in the record's "skipped" (for reading a long experiment while it runs)."""
+    keep_from: str | None = None
+    """An earlier record of the same experiment and settings (NAME.json): the seeds and series it holds
+    that the runs in the folder do not are kept in the new record (experiments/merge.py)."""
 
     SECTION: ClassVar[str] = "experiment"
 
@@ -301,7 +304,7 @@ class ExperimentConfig:
                 batch_size=at_least(1), weights=lambda v: each(at_least(0))(v) or unique(v),
                 at=lambda v: None if not v else each(at_least(1))(v),
                 negative_kinds=lambda v: each(one_of(*NEGATIVE_KINDS, *NEAR_MISS_STRATEGIES[1:]))(v) or unique(v),
-                unrelated_benchmark=nonempty, norm=one_of("char", "none"),
+                unrelated_benchmark=nonempty, norm=one_of("char", "none"), keep_from=optional(nonempty),
                 objectives=lambda v: each(one_of(*OBJECTIVES[1:]))(v) or unique(v), beta=optional(above(0)),
                 device=matches(_DEVICE, "auto, cpu, mps, cuda or cuda:N"),
                 dtype=one_of("auto", "float32", "bfloat16", "float16"))

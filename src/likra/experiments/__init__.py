@@ -21,6 +21,8 @@ class Experiment:
     """One line for --help."""
     run: Callable
     """Session -> record (dict)."""
+    grows: bool = True
+    """Whether its record can be grown from an earlier one (--keep-from): those built from per-seed runs."""
 
 
 def _lazy(module: str) -> Callable:
@@ -41,16 +43,16 @@ EXPERIMENTS = {e.name: e for e in (
     Experiment("mass", "Fig 6", "where each head moves probability mass: correct, most likely incorrect, "
                "irrelevant and unrelated answers, relative to the base model", _lazy("mass")),
     Experiment("table", "Table 1", "base, SFT, Likra and Base-Likra at the end of training for every curve "
-               "experiment in the subfolders of --out", _lazy("table")),
+               "experiment in the subfolders of --out", _lazy("table"), grows=False),
     Experiment("objectives", "beyond the paper", "Likra, SFT, Base-Likra and unlikelihood, DPO, SimPO, ORPO, KTO, InfoNCA "
                "on the same data, seeds and checkpoints", _lazy("objectives")),
     Experiment("negatives", "Fig 5", "Likra curves with near-miss (random, hardest, easiest), irrelevant, "
                "unrelated and self-mined (likra mine) negative heads", _lazy("negatives")),
     Experiment("status", "", "what --out holds (or each experiment folder in it): each run's heads and "
                "evaluations (done, or passes saved; running or stopped), mined files and records; loads no model",
-               _lazy("status")),
+               _lazy("status"), grows=False),
     Experiment("claims", "the paper's claims", "a verdict per claim (held, not held, partly, unclear) with its "
-               "numbers and intervals, from the records already in --out; loads no model", _lazy("claims")),
+               "numbers and intervals, from the records already in --out; loads no model", _lazy("claims"), grows=False),
 )}
 
 
@@ -61,4 +63,11 @@ def run_experiment(name: str, cfg: ExperimentConfig, out: str | Path, progress: 
 
     if name not in EXPERIMENTS:
         raise ConfigError(f"unknown experiment {name!r}; experiments: {', '.join(EXPERIMENTS)}")
-    return EXPERIMENTS[name].run(Session(cfg, out, progress, loaded))
+    session = Session(cfg, out, progress, loaded)
+    if cfg.keep_from:  # checked before any model loads
+        if not EXPERIMENTS[name].grows:
+            raise ConfigError(f"--keep-from: {name} reads other records; it has no per-seed rows to keep")
+        from likra.experiments.merge import load_kept
+
+        session.kept = load_kept(cfg.keep_from, name, cfg)
+    return EXPERIMENTS[name].run(session)

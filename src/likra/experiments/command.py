@@ -83,6 +83,11 @@ def add_parser(sub, common, epilog: str) -> None:
                    help="use only the runs already trained and scored with these settings (no training, scoring "
                         "or mining): read a long experiment while it runs; each part left out is listed in the "
                         "record's 'skipped'")
+    g.add_argument("--keep-from", metavar="RECORD",
+                   help="an earlier NAME.json of the same experiment and settings (e.g. a committed one): the seeds "
+                        "and series it holds that the runs in --out lack are kept in the new record, so a record "
+                        "grows across machines or after its run folders are gone; rows both have are taken from "
+                        "the runs, and any that differ are counted and logged")
     p.set_defaults(func=cmd_experiment)
 
 
@@ -100,7 +105,7 @@ def experiment_config(a) -> ExperimentConfig:
         eval_split=a.eval_split, seeds=a.seeds, n_train=a.n_train, shots=a.shots, eval_seed=a.eval_seed, lr=a.lr,
         batch_size=a.batch_size, weights=a.weights, at=a.at, negative_kinds=kinds, objectives=objectives, beta=a.beta,
         unrelated_benchmark=a.unrelated_benchmark, norm=a.norm, device=a.device, dtype=a.dtype,
-        data_root=a.data_root, finished_only=a.finished_only, **({} if a.limit is None else {"limit": None if a.limit == "all" else a.limit})), FLAGS)
+        data_root=a.data_root, finished_only=a.finished_only, keep_from=a.keep_from, **({} if a.limit is None else {"limit": None if a.limit == "all" else a.limit})), FLAGS)
 
 
 def cmd_experiment(a) -> int:
@@ -114,6 +119,10 @@ def cmd_experiment(a) -> int:
     print(f"{a.name}: {len(record['rows'])} rows, {len(record['summary'])} summary rows over seeds {record['seeds']}")
     for part in record.get("skipped", []):
         print(f"  left out (not finished): {part}")
+    if kept := record.get("kept_from"):
+        r = kept["rows"]
+        print(f"  kept from {kept['path']}: {r['kept']} rows; {r['recomputed']} recomputed here, "
+              f"{r['recomputed_differing']} of them with other numbers")
     for ext in (".csv", "-summary.csv", ".json", ".png", ".md"):
         if (Path(a.out) / f"{a.name}{ext}").exists():
             print(f"  {a.out}/{a.name}{ext}")

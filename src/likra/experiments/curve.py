@@ -66,10 +66,11 @@ def run(s: Session) -> dict:
             for cp in table.checkpoints:
                 for rule in RULES:
                     outcomes.add(table, rule, s.cfg.norm, cp, seed=seed, rule=rule)
+    rows, extra = s.grow(rows, {"questions": outcomes.record()}, ("rule", "examples"))
     summary = summarise(rows, ("rule", "examples"), "accuracy")
     present = {r["examples"] for r in summary}
     windows = [w for w in (WINDOW, largest_jump(summary)) if w and set(w) <= present]
-    extra = {"gain": [gains(rows, w) for w in dict.fromkeys(windows)], "questions": outcomes.record()}
+    extra = {"gain": [gains(rows, w) for w in dict.fromkeys(windows)], **extra}
     record = s.write("curve", rows, summary, extra)
     s.draw(plot, summary)
     for g in extra["gain"]:

@@ -40,6 +40,7 @@ def run(s: Session) -> dict:
     for seed in s.cfg.seeds:
         with s.unit(f"seed {seed}"):
             rows += rows_for(s.evaluate(s.train(seed)), seed)
+    rows, _ = s.grow(rows, {}, ("head", "answer", "examples"))
     summary = summarise(rows, ("head", "answer", "examples"), "loglik")
     record = s.write("likelihoods", rows, summary)
     s.draw(plot, summary)

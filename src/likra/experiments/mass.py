@@ -102,8 +102,9 @@ def run(s: Session) -> dict:
             final = max(table.checkpoints, key=int)
             kept["ids"], values = separation(table, final)
             kept["separation"].append({"seed": seed, "examples": int(final), "values": values})
+    rows, extra = s.grow(rows, {"questions": kept} if kept["ids"] else {}, ("head", "answer", "examples"))
     summary = summarise(rows, ("head", "answer", "examples"), "delta_loglik")
-    record = s.write("mass", rows, summary, {"questions": kept})
+    record = s.write("mass", rows, summary, extra)
     s.draw(plot, summary)
     return record
 

@@ -71,8 +71,9 @@ def run(s: Session) -> dict:
                         ends_early.append({"seed": seed, "kind": kind, "neg_examples": int(ends[0]), "at": int(ends[1])})
                         log(f"negatives: {kind} seed {seed}: the negative head ends at {ends[0]} examples; its final "
                             f"checkpoint pairs with the positive head's, at {ends[1]}")
+    rows, extra = s.grow(rows, {"questions": outcomes.record(), "ends_early": ends_early}, ("kind", "rule", "examples"))
     summary = summarise(rows, ("kind", "rule", "examples"), "accuracy")
-    record = s.write("negatives", rows, summary, {"questions": outcomes.record(), "ends_early": ends_early})
+    record = s.write("negatives", rows, summary, extra)
     s.draw(plot, summary)
     final = max(r["examples"] for r in summary)
     for r in sorted((r for r in summary if r["examples"] == final and r["rule"] in ("likra", "sft")), key=lambda r: -r["mean"]):

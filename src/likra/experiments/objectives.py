@@ -45,8 +45,9 @@ def run(s: Session) -> dict:
             rules = {name: "sft"} | ({name + REWARD_SUFFIX: "reward"} if name in REFERENCE_BASED else {})
             with s.unit(f"{name} seed {seed}"):
                 rows += method_rows(s.evaluate(s.train(seed, objective=name)), seed, name, rules, s.cfg.norm, outcomes)
+    rows, extra = s.grow(rows, {"questions": outcomes.record()}, ("method", "examples"))
     summary = summarise(rows, ("method", "examples"), "accuracy")
-    record = s.write("objectives", rows, summary, {"steps": steps(rows, summary), "questions": outcomes.record()})
+    record = s.write("objectives", rows, summary, {"steps": steps(rows, summary), **extra})
     s.draw(plot, summary)
     final = max(r["examples"] for r in summary)
     for r in sorted((r for r in summary if r["examples"] == final), key=lambda r: -r["mean"]):

@@ -46,6 +46,9 @@ class Session:
         self.cfg, self.out, self.progress, self._loaded = cfg, Path(out), progress, loaded
         self.skipped: list[str] = []
         """With cfg.finished_only: each part left out, and why (written into the record)."""
+        self.kept: dict | None = None
+        """With cfg.keep_from: the earlier record grown (run_experiment loads and checks it)."""
+        self._kept_report: dict | None = None
 
     @contextmanager
     def unit(self, label: str):
@@ -135,20 +138,31 @@ class Session:
         return ScoreTable.load(out / SCORES_FILE)
 
     # ---- outputs --------------------------------------------------------------------------------
+    def grow(self, rows: list[dict], extra: dict, by: tuple[str, ...]) -> tuple[list[dict], dict]:
+        """rows and extra joined with the kept record's (--keep-from; as they are without one). `by`: the
+        summary keys that, with the seed, name a row. Call before anything is derived from the rows."""
+        if self.kept is None:
+            return rows, extra
+        from likra.experiments.merge import grow
+
+        rows, extra, self._kept_report = grow(self.kept, self.cfg.keep_from, rows, extra, by)
+        return rows, extra
+
     def write(self, name: str, rows: list[dict], summary: list[dict], extra: dict | None = None) -> dict:
         """NAME.csv (per seed), NAME-summary.csv (mean and 95% interval across seeds), NAME.json (both,
         the config, seeds and library versions) and NAME.md (the summary at a glance: experiments/markdown.py)."""
         from likra.experiments import markdown
 
-        if not rows and self.cfg.finished_only:  # before any file: an earlier record stays as it was
+        if not rows and (self.cfg.finished_only or self.kept):  # before any file: an earlier record stays as it was
             from likra.errors import NotFinished
 
             raise NotFinished(f"{name}: nothing in {self.out} is finished yet; left out: " + "; ".join(self.skipped))
         write_csv(self.out / f"{name}.csv", rows)
         write_csv(self.out / f"{name}-summary.csv", summary)
-        seeds = sorted({r["seed"] for r in rows}) if self.cfg.finished_only else list(self.cfg.seeds)
+        seeds = sorted({r["seed"] for r in rows}) if self.cfg.finished_only or self.kept else list(self.cfg.seeds)
         record = {"experiment": name, "config": asdict(self.cfg), "seeds": seeds,
                   **({"skipped": self.skipped} if self.cfg.finished_only else {}),
+                  **({"kept_from": self._kept_report} if self._kept_report else {}),
                   "versions": library_versions(), **(extra or {}), "summary": summary, "rows": rows}
         atomic_write_json(self.out / f"{name}.json", record)
         markdown.write(self.out, record)

@@ -64,9 +64,10 @@ def run(s: Session) -> dict:
             for cp in checkpoints:
                 for w in compared_weights(s.cfg.weights):
                     outcomes.add(table, "likra", s.cfg.norm, cp, weight=w, seed=seed, rule="likra")
+    rows, extra = s.grow(rows, {"questions": outcomes.record()}, ("rule", "examples", "weight"))
     summary = summarise(rows, ("rule", "examples", "weight"), "accuracy")
     best = peaks(rows)
-    record = s.write("weights", rows, summary, {"peak_weight": best, "questions": outcomes.record()})
+    record = s.write("weights", rows, summary, {"peak_weight": best, **extra})
     s.draw(plot, summary)
     for p in best:
         log(f"weights: {p['rule']} at {p['examples']} examples peaks at w = {p['mean']:.2f} (per seed {p['best_w_per_seed']})")
