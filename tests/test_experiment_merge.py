@@ -52,7 +52,7 @@ def test_a_grown_record_equals_one_run_over_all_seeds(folders, name, capsys):
     assert (root / "one" / f"{name}.csv").read_text() == (root / "both" / f"{name}.csv").read_text()
     kept = grown["kept_from"]
     assert kept["seeds"] == [0] and kept["rows"]["kept"] == len(load(root / "zero" / f"{name}.json")["rows"])
-    assert kept["rows"]["recomputed"] == 0
+    assert kept["rows"]["recomputed"] == 0 and grown["config"]["seeds"] == [0, 1]
 
 
 def test_negatives_grow_by_a_kind(folders):
@@ -70,6 +70,7 @@ def test_negatives_grow_by_a_kind(folders):
     assert sorted(grown["summary"], key=lambda r: (r["kind"], r["rule"], r["examples"])) == \
         sorted(whole["summary"], key=lambda r: (r["kind"], r["rule"], r["examples"]))
     assert {r["kind"] for r in grown["rows"]} == {"near-miss", "sft", "irrelevant"}
+    assert grown["config"]["negative_kinds"] == ["near-miss", "irrelevant"]  # the config describes the rows
 
 
 def test_rows_both_sides_have_come_from_the_runs_and_are_compared(folders, tmp_path, capsys):

@@ -45,6 +45,16 @@ def load_kept(path: str | Path, name: str, cfg) -> dict:
     return record
 
 
+def grown_config(kept: dict, config: dict) -> dict:
+    """The new record's config: which seeds, kinds and objectives it covers are the kept record's and this
+    run's together (the kept ones first), so the config describes the rows."""
+    out = dict(config)
+    for key in ("seeds", "negative_kinds", "objectives"):
+        theirs = (kept.get("config") or {}).get(key) or []
+        out[key] = list(dict.fromkeys([*theirs, *config[key]]))
+    return out
+
+
 def _plain(value):
     return list(value) if isinstance(value, tuple) else value
 

@@ -160,7 +160,12 @@ class Session:
         write_csv(self.out / f"{name}.csv", rows)
         write_csv(self.out / f"{name}-summary.csv", summary)
         seeds = sorted({r["seed"] for r in rows}) if self.cfg.finished_only or self.kept else list(self.cfg.seeds)
-        record = {"experiment": name, "config": asdict(self.cfg), "seeds": seeds,
+        config = asdict(self.cfg)
+        if self.kept is not None:
+            from likra.experiments.merge import grown_config
+
+            config = grown_config(self.kept, config)
+        record = {"experiment": name, "config": config, "seeds": seeds,
                   **({"skipped": self.skipped} if self.cfg.finished_only else {}),
                   **({"kept_from": self._kept_report} if self._kept_report else {}),
                   "versions": library_versions(), **(extra or {}), "summary": summary, "rows": rows}
