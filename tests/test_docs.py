@@ -93,6 +93,23 @@ def test_readme_headline_is_the_committed_three_seed_curve():
     assert f"against SFT's {end['sft']['mean']:.3f} (Likra - SFT: {m:+.3f}, [{lo:.3f}, {hi:.3f}] with questions)" in readme
 
 
+SEED_WORDS = {1: "one seed so far", 2: "two seeds so far", 3: "three seeds"}
+
+
+def test_readme_gemma_sentence_is_the_committed_record():
+    import json
+
+    from likra.experiments.claims import difference
+
+    gemma = json.loads((RESULTS.parent / "results" / "gemma3-arc-1024" / "curve.json").read_text())
+    end = {r["rule"]: r for r in gemma["summary"] if r["examples"] == 1024}
+    _, (m, lo, hi), _ = difference(gemma, 1024, {"rule": "likra"}, {"rule": "sft"})
+    readme = " ".join(README.split())
+    assert f"(pretrained only; 1024 examples per head, {SEED_WORDS[len(gemma['seeds'])]}), Likra reaches " \
+           f"{end['likra']['mean']:.3f} against SFT's {end['sft']['mean']:.3f} (Likra - SFT: {m:+.3f}, " \
+           f"[{lo:.3f}, {hi:.3f}] with questions)" in readme
+
+
 def test_readme_kinds_and_objectives_sentences_are_the_committed_records():
     import json
 
@@ -125,7 +142,7 @@ def test_readme_claim_f_sentence_is_the_committed_mass_record():
     assert f"(claim f, {verdict.status}: difference {m[1]}, {m[2]} with questions, {m[3]} seeds)" in readme
 
 
-CLAIMS = ("smollm2-arc-1024", "smollm2-winogrande-1024", "curve-smollm2-arc")
+CLAIMS = ("smollm2-arc-1024", "smollm2-winogrande-1024", "curve-smollm2-arc", "gemma3-arc-1024")
 
 
 @pytest.mark.parametrize("name", CLAIMS)
@@ -160,3 +177,23 @@ def test_results_tables_are_rendered_from_the_committed_records():
     assert {"smollm2-arc-1024/curve", "smollm2-arc-1024/negatives", "smollm2-arc-1024/mass",
             "smollm2-arc-1024/objectives", "smollm2-winogrande-1024/curve"} <= set(blocks)
     assert refresh(text, RESULTS.parent / "results") == text
+
+
+VERIFY_LABELS = {"base": "base", "pmi": "PMI", "sft": "SFT", "likra": "Likra", "base-likra": "Base-Likra"}
+
+
+@pytest.mark.parametrize("folder", sorted(p.name for p in (RESULTS.parent / "results").glob("verify-*")))
+def test_results_verification_tables_are_the_committed_reports(folder):
+    """Each Verification table of RESULTS.md is its committed verify.json, row for row (bold aside)."""
+    import json
+
+    results = json.loads((RESULTS.parent / "results" / folder / "verify.json").read_text(encoding="utf-8"))["results"]
+    rows = []
+    for rule, label in VERIFY_LABELS.items():
+        m = results[rule]
+        c, flag = m["calibration"], m["calibration"]["flag"]
+        rows.append(f"| {label} | {m['auroc']:.3f} | {m['mc1']:.3f} | {m['mc2']:.3f} | {c['ece']:.3f} | "
+                    f"{c['threshold']:.3f} | {flag['precision']:.3f} | {flag['recall']:.3f} |")
+    text = RESULTS.read_text(encoding="utf-8").replace("**", "")
+    assert f"results/{folder}/" in text
+    assert "\n".join(rows) in text
