@@ -22,7 +22,7 @@ from likra.errors import ConfigError
 # settings that may differ between the record kept and the new one: which parts run, and where
 FREE = {"seeds", "negative_kinds", "objectives", "finished_only", "keep_from", "device", "dtype", "data_root"}
 PAYLOAD = {"correct", "values"}  # the per-question field of an outcome entry
-TOLERANCE = 1e-9  # a float written to JSON and read back is exact; this only absorbs rounding in printing
+TOLERANCE = 1e-9  # a float survives JSON exactly: a recomputed number differs from the kept one only in earnest
 
 
 def load_kept(path: str | Path, name: str, cfg) -> dict:
@@ -68,12 +68,16 @@ def grow(kept: dict, path: str, rows: list[dict], extra: dict, by: tuple[str, ..
     if "questions" in kept:
         extra["questions"], questions = _join_questions(kept["questions"], extra.get("questions"), path)
     for key, theirs in kept.items():  # per-seed lists beside the rows (e.g. negatives' ends_early)
-        if key in extra and key != "questions" and isinstance(theirs, list) and all(isinstance(e, dict) and "seed" in e for e in theirs):
-            extra[key], _ = _join(theirs, extra[key], lambda e: tuple(sorted((k, str(v)) for k, v in e.items()
-                                                                             if k in identity)))
+        if key in extra and key != "questions" and _per_seed(theirs):
+            named = lambda e: tuple(sorted((k, str(v)) for k, v in e.items() if k in identity))  # noqa: E731
+            extra[key], _ = _join(theirs, extra[key], named)
     provenance = {"path": str(path), "seeds": kept.get("seeds"), "versions": kept.get("versions"), "rows": report,
                   **({"questions": questions} if questions else {})}
     return rows_out, extra, provenance
+
+
+def _per_seed(value) -> bool:
+    return isinstance(value, list) and all(isinstance(e, dict) and "seed" in e for e in value)
 
 
 def _join(old: list[dict], new: list[dict], key) -> tuple[list[dict], dict]:
