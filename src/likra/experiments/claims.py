@@ -118,12 +118,16 @@ def paired(a: dict[int, float], b: dict[int, float]) -> list[float]:
     return [a[s] - b[s] for s in sorted(a) if s in b]
 
 
+def seeds_word(n: int) -> str:
+    return f"{n} seed{'s' if n != 1 else ''}"
+
+
 def judge_a(rec: dict) -> Verdict:
     n, likra = _final_by_seed(rec["rows"], "rule", "accuracy", rule="likra")
     _, sft = _final_by_seed(rec["rows"], "rule", "accuracy", rule="sft")
     seeds, both, text = difference(rec, n, {"rule": "likra"}, {"rule": "sft"})
     return Verdict(verdict_side(seeds, both), f"at {n} examples: Likra {fmt(*_ci(list(likra.values())))}, SFT "
-                                              f"{fmt(*_ci(list(sft.values())))}; Likra - SFT {text} ({len(likra)} seed{'s' if len(likra) > 1 else ''})")
+                                              f"{fmt(*_ci(list(sft.values())))}; Likra - SFT {text} ({seeds_word(len(likra))})")
 
 
 def judge_b(rec: dict) -> Verdict:
@@ -230,8 +234,8 @@ def judge_f(rec: dict) -> Verdict:
     d, both, text = with_questions(_ci(paired(s_neg, s_pos)), matrix)
     return Verdict(verdict_side(d, both), f"at {n} examples, separation (per-character log-likelihood): negative "
                                           f"head {fmt(*_ci(list(s_neg.values())))}, positive head "
-                                          f"{fmt(*_ci(list(s_pos.values())))}; difference {text} ({len(seeds)} "
-                                          f"seed{'s' if len(seeds) > 1 else ''})")
+                                          f"{fmt(*_ci(list(s_pos.values())))}; difference {text} "
+                                          f"({seeds_word(len(seeds))})")
 
 
 CLAIMS = (
