@@ -7,7 +7,7 @@ from __future__ import annotations
 from likra.experiments.outcomes import Outcomes
 from likra.experiments.plots import band_plot, seeds_label
 from likra.experiments.session import Session, log, short
-from likra.experiments.stats import mean_interval, summarise
+from likra.experiments.stats import mean_interval
 from likra.scoring.rules import accuracy
 from likra.scoring.table import ScoreTable
 
@@ -66,8 +66,7 @@ def run(s: Session) -> dict:
             for cp in table.checkpoints:
                 for rule in RULES:
                     outcomes.add(table, rule, s.cfg.norm, cp, seed=seed, rule=rule)
-    rows, extra = s.grow(rows, {"questions": outcomes.record()}, ("rule", "examples"))
-    summary = summarise(rows, ("rule", "examples"), "accuracy")
+    rows, extra, summary = s.summarise(rows, {"questions": outcomes.record()}, ("rule", "examples"), "accuracy")
     present = {r["examples"] for r in summary}
     windows = [w for w in (WINDOW, largest_jump(summary)) if w and set(w) <= present]
     extra = {"gain": [gains(rows, w) for w in dict.fromkeys(windows)], **extra}

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from likra.experiments.plots import draw_band, panels, save, seeds_label
 from likra.experiments.session import Session, short
-from likra.experiments.stats import summarise
 from likra.scoring.rules import choice_scores
 from likra.scoring.table import ScoreTable
 
@@ -40,8 +39,7 @@ def run(s: Session) -> dict:
     for seed in s.cfg.seeds:
         with s.unit(f"seed {seed}"):
             rows += rows_for(s.evaluate(s.train(seed)), seed)
-    rows, _ = s.grow(rows, {}, ("head", "answer", "examples"))
-    summary = summarise(rows, ("head", "answer", "examples"), "loglik")
+    rows, _, summary = s.summarise(rows, {}, ("head", "answer", "examples"), "loglik")
     record = s.write("likelihoods", rows, summary)
     s.draw(plot, summary)
     return record

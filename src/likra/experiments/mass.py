@@ -12,7 +12,6 @@ from likra.data.negatives import borrowed_answer
 from likra.data.questions import Question
 from likra.experiments.plots import draw_band, panels, save, seeds_label
 from likra.experiments.session import BASE_CACHE, Session, log, short
-from likra.experiments.stats import summarise
 from likra.scoring.rules import choice_scores
 from likra.scoring.table import ScoreTable
 
@@ -102,8 +101,8 @@ def run(s: Session) -> dict:
             final = max(table.checkpoints, key=int)
             kept["ids"], values = separation(table, final)
             kept["separation"].append({"seed": seed, "examples": int(final), "values": values})
-    rows, extra = s.grow(rows, {"questions": kept} if kept["ids"] else {}, ("head", "answer", "examples"))
-    summary = summarise(rows, ("head", "answer", "examples"), "delta_loglik")
+    rows, extra, summary = s.summarise(rows, {"questions": kept} if kept["ids"] else {},
+                                       ("head", "answer", "examples"), "delta_loglik")
     record = s.write("mass", rows, summary, extra)
     s.draw(plot, summary)
     return record

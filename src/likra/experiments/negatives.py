@@ -9,7 +9,7 @@ from __future__ import annotations
 from likra.experiments.outcomes import Outcomes
 from likra.experiments.plots import band_plot, seeds_label
 from likra.experiments.session import Session, log, short
-from likra.experiments.stats import format_interval, summarise
+from likra.experiments.stats import format_interval
 from likra.scoring.rules import accuracy
 from likra.scoring.table import ScoreTable
 
@@ -71,8 +71,8 @@ def run(s: Session) -> dict:
                         ends_early.append({"seed": seed, "kind": kind, "neg_examples": int(ends[0]), "at": int(ends[1])})
                         log(f"negatives: {kind} seed {seed}: the negative head ends at {ends[0]} examples; its final "
                             f"checkpoint pairs with the positive head's, at {ends[1]}")
-    rows, extra = s.grow(rows, {"questions": outcomes.record(), "ends_early": ends_early}, ("kind", "rule", "examples"))
-    summary = summarise(rows, ("kind", "rule", "examples"), "accuracy")
+    extra = {"questions": outcomes.record(), "ends_early": ends_early}
+    rows, extra, summary = s.summarise(rows, extra, ("kind", "rule", "examples"), "accuracy")
     record = s.write("negatives", rows, summary, extra)
     s.draw(plot, summary)
     final = max(r["examples"] for r in summary)

@@ -10,7 +10,7 @@ from likra.experiments.outcomes import Outcomes
 from likra.experiments.plots import draw_series, panels, save, seeds_label, style_axes, y_range
 from likra.experiments.session import Session, log, short
 from likra.experiments.curve import WINDOW
-from likra.experiments.stats import format_interval, mean_interval, summarise
+from likra.experiments.stats import format_interval, mean_interval
 from likra.scoring.rules import accuracy
 from likra.scoring.table import ScoreTable
 
@@ -45,8 +45,7 @@ def run(s: Session) -> dict:
             rules = {name: "sft"} | ({name + REWARD_SUFFIX: "reward"} if name in REFERENCE_BASED else {})
             with s.unit(f"{name} seed {seed}"):
                 rows += method_rows(s.evaluate(s.train(seed, objective=name)), seed, name, rules, s.cfg.norm, outcomes)
-    rows, extra = s.grow(rows, {"questions": outcomes.record()}, ("method", "examples"))
-    summary = summarise(rows, ("method", "examples"), "accuracy")
+    rows, extra, summary = s.summarise(rows, {"questions": outcomes.record()}, ("method", "examples"), "accuracy")
     record = s.write("objectives", rows, summary, {"steps": steps(rows, summary), **extra})
     s.draw(plot, summary)
     final = max(r["examples"] for r in summary)

@@ -138,15 +138,18 @@ class Session:
         return ScoreTable.load(out / SCORES_FILE)
 
     # ---- outputs --------------------------------------------------------------------------------
-    def grow(self, rows: list[dict], extra: dict, by: tuple[str, ...]) -> tuple[list[dict], dict]:
-        """rows and extra joined with the kept record's (--keep-from; as they are without one). `by`: the
-        summary keys that, with the seed, name a row. Call before anything is derived from the rows."""
-        if self.kept is None:
-            return rows, extra
-        from likra.experiments.merge import grow
+    def summarise(self, rows: list[dict], extra: dict, by: tuple[str, ...],
+                  value: str) -> tuple[list[dict], dict, list[dict]]:
+        """(rows, extra, summary): rows and extra joined with the kept record's (--keep-from; as they are
+        without one), then the mean and 95% interval of `value` across seeds for each `by`. `by` names a
+        row with its seed, for the join as for the summary: one list of keys per experiment."""
+        from likra.experiments.stats import summarise
 
-        rows, extra, self._kept_report = grow(self.kept, self.cfg.keep_from, rows, extra, by)
-        return rows, extra
+        if self.kept is not None:
+            from likra.experiments.merge import grow
+
+            rows, extra, self._kept_report = grow(self.kept, self.cfg.keep_from, rows, extra, by)
+        return rows, extra, summarise(rows, by, value)
 
     def write(self, name: str, rows: list[dict], summary: list[dict], extra: dict | None = None) -> dict:
         """NAME.csv (per seed), NAME-summary.csv (mean and 95% interval across seeds), NAME.json (both,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from likra.experiments.outcomes import Outcomes
 from likra.experiments.plots import panels, draw_band, save, seeds_label
 from likra.experiments.session import Session, log, short
-from likra.experiments.stats import mean_interval, summarise
+from likra.experiments.stats import mean_interval
 from likra.scoring.rules import accuracy_sweep
 from likra.scoring.table import ScoreTable
 
@@ -64,8 +64,8 @@ def run(s: Session) -> dict:
             for cp in checkpoints:
                 for w in compared_weights(s.cfg.weights):
                     outcomes.add(table, "likra", s.cfg.norm, cp, weight=w, seed=seed, rule="likra")
-    rows, extra = s.grow(rows, {"questions": outcomes.record()}, ("rule", "examples", "weight"))
-    summary = summarise(rows, ("rule", "examples", "weight"), "accuracy")
+    rows, extra, summary = s.summarise(rows, {"questions": outcomes.record()}, ("rule", "examples", "weight"),
+                                       "accuracy")
     best = peaks(rows)
     record = s.write("weights", rows, summary, {"peak_weight": best, **extra})
     s.draw(plot, summary)
