@@ -20,6 +20,12 @@ def test_the_title_counts_the_seeds_the_summary_has_not_those_asked_for():
     assert plots.seeds_label([{"seeds": 3}, {"seeds": 1}, {"seeds": 2}]) == "1-3 seeds (per line in the legend)"
 
 
+def test_a_one_seed_title_says_it_has_no_band():
+    assert plots.band_label([{"seeds": 1}]) == "1 seed, no band"
+    assert plots.band_label([{"seeds": 3}]) == "3 seeds, 95% band"
+    assert plots.band_label([{"seeds": 1}, {"seeds": 2}]) == "1-2 seeds (per line in the legend), 95% band"
+
+
 def test_lines_with_different_seeds_say_their_own_and_a_wide_band_runs_off_the_frame(tmp_path, monkeypatch):
     import matplotlib.axes
 

@@ -5,7 +5,7 @@ seeds. Also the per-example gain of negatives against positives (docs/RESULTS.md
 from __future__ import annotations
 
 from likra.experiments.outcomes import Outcomes
-from likra.experiments.plots import band_plot, seeds_label
+from likra.experiments.plots import band_plot, band_label
 from likra.experiments.session import Session, log, short
 from likra.experiments.stats import mean_interval
 from likra.scoring.rules import accuracy
@@ -89,5 +89,5 @@ def plot(summary: list[dict], s: Session) -> None:
     metric = "acc_norm (per-character)" if c.norm == "char" else "acc"
     band_plot(series, s.out / "curve.png",
               f"{short(c.model)}: {c.eval_benchmark} {c.eval_split} ({c.limit or 'all'} questions), heads trained on "
-              f"{c.benchmark}; {seeds_label(summary)}, 95% band", "training examples per head (log2)",
+              f"{c.benchmark}; {band_label(summary)}", "training examples per head (log2)",
               f"accuracy, {metric}", hlines={"base": base} if base else None)

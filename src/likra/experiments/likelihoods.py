@@ -4,7 +4,7 @@ along training, for the positive and the negative head; from `curve`'s score tab
 
 from __future__ import annotations
 
-from likra.experiments.plots import draw_band, panels, save, seeds_label
+from likra.experiments.plots import draw_band, panels, save, band_label
 from likra.experiments.session import Session, short
 from likra.scoring.rules import choice_scores
 from likra.scoring.table import ScoreTable
@@ -47,7 +47,7 @@ def run(s: Session) -> dict:
 
 def plot(summary: list[dict], s: Session) -> None:
     fig, axes = panels(2, f"{short(s.cfg.model)}: per-character log-likelihood on {s.cfg.eval_benchmark} {s.cfg.eval_split} "
-                          f"along training ({seeds_label(summary)}, 95% band; 0 examples = base model at x=1/2)")
+                          f"along training ({band_label(summary)}; 0 examples = base model at x=1/2)")
     for ax, head in zip(axes, ("pos", "neg")):
         for answer, colour in (("correct", "#2ca02c"), ("most likely incorrect", "#d62728")):
             points = [{"x": r["examples"] or 0.5, **r} for r in summary if (r["head"], r["answer"]) == (head, answer)]

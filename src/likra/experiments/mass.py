@@ -10,7 +10,7 @@ import random
 
 from likra.data.negatives import borrowed_answer
 from likra.data.questions import Question
-from likra.experiments.plots import draw_band, panels, save, seeds_label
+from likra.experiments.plots import draw_band, panels, save, band_label
 from likra.experiments.session import BASE_CACHE, Session, log, short
 from likra.scoring.rules import choice_scores
 from likra.scoring.table import ScoreTable
@@ -110,7 +110,7 @@ def run(s: Session) -> dict:
 
 def plot(summary: list[dict], s: Session) -> None:
     fig, axes = panels(2, f"{short(s.cfg.model)}: where each head moves the answers to {s.cfg.eval_benchmark} "
-                          f"{s.cfg.eval_split} questions ({seeds_label(summary)}, 95% band)")
+                          f"{s.cfg.eval_split} questions ({band_label(summary)})")
     for ax, head in zip(axes, ("pos", "neg")):
         for answer, colour in zip(ANSWERS, COLOURS):
             points = [{"x": r["examples"], **r} for r in summary if (r["head"], r["answer"]) == (head, answer)]

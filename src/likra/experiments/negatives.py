@@ -7,7 +7,7 @@ samples for the same questions: experiments/mined.py)."""
 from __future__ import annotations
 
 from likra.experiments.outcomes import Outcomes
-from likra.experiments.plots import band_plot, seeds_label
+from likra.experiments.plots import band_plot, band_label
 from likra.experiments.session import Session, log, short
 from likra.experiments.stats import format_interval
 from likra.scoring.rules import accuracy
@@ -87,6 +87,6 @@ def plot(summary: list[dict], s: Session) -> None:
     labels = {k: f"Likra, {k} negatives" for k in series} | {"sft": "SFT (positive head alone)"}
     c = s.cfg
     band_plot(series, s.out / "negatives.png",
-              f"{short(c.model)}: Likra by kind of negative ({c.eval_benchmark} {c.eval_split}, {seeds_label(summary)}, 95% band)",
+              f"{short(c.model)}: Likra by kind of negative ({c.eval_benchmark} {c.eval_split}, {band_label(summary)})",
               "training examples per head (log2)", "accuracy" + (" (acc_norm)" if c.norm == "char" else ""),
               colours=COLOURS, labels=labels)

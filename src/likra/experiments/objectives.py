@@ -7,7 +7,7 @@ per-character log-likelihood and, for those trained against the base model, by t
 from __future__ import annotations
 
 from likra.experiments.outcomes import Outcomes
-from likra.experiments.plots import draw_series, panels, save, seeds_label, style_axes, y_range
+from likra.experiments.plots import draw_series, panels, save, band_label, style_axes, y_range
 from likra.experiments.session import Session, log, short
 from likra.experiments.curve import WINDOW
 from likra.experiments.stats import format_interval, mean_interval
@@ -125,7 +125,7 @@ def plot(summary: list[dict], s: Session) -> None:
     c = s.cfg
     fig, axes = panels(2 if rewards else 1, f"{short(c.model)}: objectives that learn from negatives, same data and "
                        f"checkpoints ({c.eval_benchmark} {c.eval_split}, {c.limit or 'all'} questions, "
-                       f"{seeds_label(summary)}, 95% band)", sharey=True, height=5.0)
+                       f"{band_label(summary)})", sharey=True, height=5.0)
     differ = len({r["seeds"] for r in summary if "seeds" in r}) > 1
     groups = [("each head by its own log-likelihood", [m for m in methods if m not in rewards])]
     if rewards:

@@ -48,6 +48,13 @@ def seeds_label(summary: Sequence[dict]) -> str:
     return f"{hi} seed{'s' * (hi > 1)}" if lo == hi else f"{lo}-{hi} seeds (per line in the legend)"
 
 
+def band_label(summary: Sequence[dict]) -> str:
+    """seeds_label plus what the shading is: '3 seeds, 95% band', or '1 seed, no band' where no line has
+    two seeds to draw an interval from (a one-seed plot must not promise a band it lacks)."""
+    most = max((r["seeds"] for r in summary if "seeds" in r), default=0)
+    return f"{seeds_label(summary)}, {'95% band' if most > 1 else 'no band'}"
+
+
 def _with_seeds(label: str, points: Sequence[dict], differ: bool) -> str:
     n = max((p.get("seeds", 0) for p in points), default=0)
     return f"{label} ({n} seed{'s' * (n > 1)})" if differ and n else label

@@ -4,7 +4,7 @@ base - w*L-), at chosen checkpoints, from the score tables alone: no model runs 
 from __future__ import annotations
 
 from likra.experiments.outcomes import Outcomes
-from likra.experiments.plots import panels, draw_band, save, seeds_label
+from likra.experiments.plots import panels, draw_band, save, band_label
 from likra.experiments.session import Session, log, short
 from likra.experiments.stats import mean_interval
 from likra.scoring.rules import accuracy_sweep
@@ -76,7 +76,7 @@ def run(s: Session) -> dict:
 
 def plot(summary: list[dict], s: Session) -> None:
     fig, axes = panels(len(RULES), f"{short(s.cfg.model)}: accuracy against the negative head's weight w "
-                                   f"({s.cfg.eval_benchmark} {s.cfg.eval_split}, {seeds_label(summary)}, 95% band)")
+                                   f"({s.cfg.eval_benchmark} {s.cfg.eval_split}, {band_label(summary)})")
     for ax, rule in zip(axes, RULES):
         for examples in sorted({r["examples"] for r in summary}):
             points = [{"x": r["weight"], **r} for r in summary if (r["rule"], r["examples"]) == (rule, examples)]
