@@ -147,3 +147,19 @@ def test_per_question_payloads_join_by_every_other_key():
     assert [r["seed"] for r in rows] == [0, 1]
     assert extra["questions"]["separation"] == old["questions"]["separation"] + new["questions"]["separation"]
     assert report["rows"] == {"kept": 1, "recomputed": 0, "recomputed_differing": 0}
+
+
+def test_a_grown_record_keeps_the_order_of_the_kept_one():
+    """Recomputing the first kind and the last (runs here) but not the middle one (kept) must not reorder
+    the record's series: tables and plots list kinds in the order of their rows."""
+    from likra.experiments.merge import grow
+
+    row = lambda seed, kind, acc: {"seed": seed, "kind": kind, "examples": 8, "accuracy": acc}  # noqa: E731
+    old = {"rows": [row(0, "near-miss", 0.4), row(0, "irrelevant", 0.3), row(0, "hardest", 0.35),
+                    row(1, "near-miss", 0.41)]}
+    new = [row(0, "near-miss", 0.4), row(0, "hardest", 0.36), row(0, "easiest", 0.37), row(2, "near-miss", 0.42)]
+    rows, _, report = grow(old, "k.json", new, {}, ("kind", "examples"))
+    assert [(r["seed"], r["kind"]) for r in rows] == [(0, "near-miss"), (0, "irrelevant"), (0, "hardest"),
+                                                     (0, "easiest"), (1, "near-miss"), (2, "near-miss")]
+    assert rows[2]["accuracy"] == 0.36  # the runs' number, in the kept row's place
+    assert report["rows"] == {"kept": 2, "recomputed": 2, "recomputed_differing": 1}

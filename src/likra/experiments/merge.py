@@ -81,8 +81,10 @@ def _per_seed(value) -> bool:
 
 
 def _join(old: list[dict], new: list[dict], key) -> tuple[list[dict], dict]:
-    """old's entries that new lacks, and all of new's, stably ordered by seed; with counts of what was kept,
-    recomputed, and recomputed with a different value (each of those logged)."""
+    """old's entries that new lacks, and all of new's, in old's order (a recomputed entry takes the place of
+    the one it replaces, entries old lacks follow), then stably by seed; with counts of what was kept,
+    recomputed, and recomputed with a different value (each of those logged). Keeping old's order keeps a
+    record's series (e.g. its kinds of negatives) in the order they had, whichever parts the runs hold."""
     from likra.experiments.session import log
 
     fresh = {key(e): e for e in new}
@@ -95,7 +97,9 @@ def _join(old: list[dict], new: list[dict], key) -> tuple[list[dict], dict]:
             + (", ".join(f"{k} {a} -> {b}" for k, (a, b) in changed.items()) or "its per-question outcomes"))
     if len(differ) > 5:
         log(f"--keep-from: {len(differ) - 5} more entries differ from the record kept")
-    joined = sorted(kept + list(new), key=lambda e: e.get("seed", -1))
+    known = {key(e) for e in old}
+    in_place = [fresh.get(key(e), e) for e in old] + [e for e in new if key(e) not in known]
+    joined = sorted(in_place, key=lambda e: e.get("seed", -1))
     return joined, {"kept": len(kept), "recomputed": len(old) - len(kept), "recomputed_differing": len(differ)}
 
 
