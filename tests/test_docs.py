@@ -87,8 +87,8 @@ def test_readme_headline_is_the_committed_three_seed_curve():
     assert f"Likra - SFT: {m:+.3f}, [{lo:.3f}, {hi:.3f}] when the interval also counts which 500 questions" in readme
     full = json.loads((RESULTS.parent / "results" / "curve-smollm2-arc" / "curve.json").read_text())
     end = {r["rule"]: r for r in full["summary"] if r["examples"] == 6604}
-    assert f"(6604 questions per head, two seeds so far) Likra reaches {end['likra']['mean']:.3f}" in readme
-    assert f"against SFT's {end['sft']['mean']:.3f}" in readme and end["likra"]["seeds"] == 2
+    assert f"(6604 questions per head, three seeds) Likra reaches {end['likra']['mean']:.3f}" in readme
+    assert f"against SFT's {end['sft']['mean']:.3f}" in readme and end["likra"]["seeds"] == 3
     _, (m, lo, hi), _ = difference(full, 6604, {"rule": "likra"}, {"rule": "sft"})
     assert f"against SFT's {end['sft']['mean']:.3f} (Likra - SFT: {m:+.3f}, [{lo:.3f}, {hi:.3f}] with questions)" in readme
 
