@@ -4,6 +4,8 @@ seeds. Also the per-example gain of negatives against positives (docs/RESULTS.md
 
 from __future__ import annotations
 
+import math
+
 from likra.experiments.outcomes import Outcomes
 from likra.experiments.plots import band_plot, band_label
 from likra.experiments.session import Session, log, short
@@ -79,6 +81,8 @@ def run(s: Session) -> dict:
 
 
 def fmt(m: dict) -> str:
+    if math.isnan(m["low"]):  # one seed: no interval to print (not "[nan, nan]")
+        return f"{m['mean']:.4g} (one seed: no interval)"
     return f"{m['mean']:.4g} [{m['low']:.4g}, {m['high']:.4g}]"
 
 
