@@ -142,6 +142,20 @@ def test_readme_claim_f_sentence_is_the_committed_mass_record():
     assert f"(claim f, {verdict.status}: difference {m[1]}, {m[2]} with questions, {m[3]} seeds)" in readme
 
 
+def test_readme_full_set_claim_f_is_the_committed_mass_record():
+    import re
+
+    from likra.experiments.claims import judge_f
+    from likra.experiments.records import load_record
+
+    record = load_record(RESULTS.parent / "results" / "curve-smollm2-arc" / "mass.json")
+    verdict = judge_f(record)
+    m = re.search(r"difference (-?[0-9.]+) \[[^\]]*\]; with questions (\[[^\]]+\])", verdict.numbers)
+    seeds = " and ".join(str(s) for s in record["seeds"])
+    readme = " ".join(README.split())
+    assert f"(claim f: {m[1]}, {m[2]} with questions, seeds {seeds})" in readme
+
+
 CLAIMS = ("smollm2-arc-1024", "smollm2-winogrande-1024", "curve-smollm2-arc", "gemma3-arc-1024")
 
 
