@@ -130,30 +130,31 @@ def test_readme_kinds_and_objectives_sentences_are_the_committed_records():
     assert f"stay level with SFT ({end['SFT']:.3f})" in readme
 
 
-def test_readme_claim_f_sentence_is_the_committed_mass_record():
+def _claim_f(folder: str):
+    """The committed mass record of a results folder, its claim (f) verdict, and the verdict's difference and
+    interval with questions as RESULTS prints them."""
     import re
 
     from likra.experiments.claims import judge_f
     from likra.experiments.records import load_record
 
-    verdict = judge_f(load_record(RESULTS.parent / "results" / "smollm2-arc-1024" / "mass.json"))
-    m = re.search(r"difference (-?[0-9.]+) \[[^\]]*\]; with questions (\[[^\]]+\]) \((\d+) seeds?\)", verdict.numbers)
+    record = load_record(RESULTS.parent / "results" / folder / "mass.json")
+    verdict = judge_f(record)
+    m = re.search(r"difference (-?[0-9.]+) \[[^\]]*\]; with questions (\[[^\]]+\])", verdict.numbers)
+    return record, verdict, m[1], m[2]
+
+
+def test_readme_claim_f_sentence_is_the_committed_mass_record():
+    record, verdict, diff, both = _claim_f("smollm2-arc-1024")
     readme = " ".join(README.split())
-    assert f"(claim f, {verdict.status}: difference {m[1]}, {m[2]} with questions, {m[3]} seeds)" in readme
+    assert f"(claim f, {verdict.status}: difference {diff}, {both} with questions, {len(record['seeds'])} seeds)" in readme
 
 
 def test_readme_full_set_claim_f_is_the_committed_mass_record():
-    import re
-
-    from likra.experiments.claims import judge_f
-    from likra.experiments.records import load_record
-
-    record = load_record(RESULTS.parent / "results" / "curve-smollm2-arc" / "mass.json")
-    verdict = judge_f(record)
-    m = re.search(r"difference (-?[0-9.]+) \[[^\]]*\]; with questions (\[[^\]]+\])", verdict.numbers)
+    record, _, diff, both = _claim_f("curve-smollm2-arc")
     seeds = " and ".join(str(s) for s in record["seeds"])
     readme = " ".join(README.split())
-    assert f"(claim f: {m[1]}, {m[2]} with questions, seeds {seeds})" in readme
+    assert f"(claim f: {diff}, {both} with questions, seeds {seeds})" in readme
 
 
 CLAIMS = ("smollm2-arc-1024", "smollm2-winogrande-1024", "curve-smollm2-arc", "gemma3-arc-1024")

@@ -4,12 +4,10 @@ seeds. Also the per-example gain of negatives against positives (docs/RESULTS.md
 
 from __future__ import annotations
 
-import math
-
 from likra.experiments.outcomes import Outcomes
 from likra.experiments.plots import band_plot, band_label
 from likra.experiments.session import Session, log, short
-from likra.experiments.stats import mean_interval
+from likra.experiments.stats import format_interval, mean_interval
 from likra.scoring.rules import accuracy
 from likra.scoring.table import ScoreTable
 
@@ -81,9 +79,7 @@ def run(s: Session) -> dict:
 
 
 def fmt(m: dict) -> str:
-    if math.isnan(m["low"]):  # one seed: no interval to print (not "[nan, nan]")
-        return f"{m['mean']:.4g} (one seed: no interval)"
-    return f"{m['mean']:.4g} [{m['low']:.4g}, {m['high']:.4g}]"
+    return format_interval(m["mean"], m["low"], m["high"], spec=".4g")
 
 
 def plot(summary: list[dict], s: Session) -> None:

@@ -44,11 +44,13 @@ def summarise(rows: Iterable[dict], by: Sequence[str], value: str) -> list[dict]
     return out
 
 
-def format_interval(mean: float, low: float, high: float, digits: int = 3) -> str:
-    """'0.427 [0.402, 0.452]', or the mean with '(one seed: no interval)' when the bounds are NaN."""
+def format_interval(mean: float, low: float, high: float, digits: int = 3, spec: str | None = None) -> str:
+    """'0.427 [0.402, 0.452]', or the mean with '(one seed: no interval)' when the bounds are NaN; `spec`
+    formats each number in place of `digits` decimals (".4g" for per-example gains such as 8.333e-05)."""
+    spec = spec or f".{digits}f"
     if math.isnan(low):
-        return f"{mean:.{digits}f} (one seed: no interval)"
-    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+        return f"{mean:{spec}} (one seed: no interval)"
+    return f"{mean:{spec}} [{low:{spec}}, {high:{spec}}]"
 
 
 def crossed_interval(matrix: Sequence[Sequence[float]]) -> tuple[float, float, float]:
