@@ -33,7 +33,8 @@ from likra.scoring.table import BASE_CHECKPOINT, ScoreRow, ScoreTable, validate
 # ---- BASELINE: the rules as they were (likra.scoring.rules and evaluate.report before issue 12) ------
 
 def old_select(table: ScoreTable, head: str, checkpoint: str | None) -> list[ScoreRow]:
-    return [r for r in table.rows if r.head == head and (head == "base" or checkpoint is None or r.checkpoint == checkpoint)]
+    return [r for r in table.rows
+            if r.head == head and (head == "base" or checkpoint is None or r.checkpoint == checkpoint)]
 
 
 def old_normalised(row: ScoreRow, norm: str) -> float:

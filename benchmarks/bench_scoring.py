@@ -220,7 +220,8 @@ def _max_share(shares: list) -> float | None:
 
 def _same_scores(a, b) -> bool:
     """Whether two score tables hold the same log-likelihoods (likra's scoring is deterministic)."""
-    return [(r.question_id, r.head, r.choice, r.logprob) for r in a] == [(r.question_id, r.head, r.choice, r.logprob) for r in b]
+    return ([(r.question_id, r.head, r.choice, r.logprob) for r in a]
+            == [(r.question_id, r.head, r.choice, r.logprob) for r in b])
 
 
 def _accuracies(table, head: str, with_norm: bool) -> dict:
@@ -256,12 +257,14 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"[bench] {name}: {args.limit or s.limit} docs ...", file=sys.stderr, flush=True)
             settings[name] = run_setting(name, s, args.limit or s.limit, args, (loaded, model, lms, tm), data_root)
     result = {
-        "command": "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *(argv if argv is not None else sys.argv[1:])]),
+        "command": "python " + " ".join(shlex.quote(a)
+                                        for a in [sys.argv[0], *(argv if argv is not None else sys.argv[1:])]),
         "machine": _scoring_report.machine_info(torch), "versions": _scoring_report.versions(),
         "git": _scoring_report.git_state(Path(__file__).resolve().parents[1]),
         "model": {**loaded.identity, "spec": "tiny (built in-process)" if args.tiny else args.model},
         "config": {"lm_eval_batch_size": args.lm_eval_batch_size, "likra_batch_tokens": args.batch_tokens,
-                   "lora_std": args.lora_std, "likra_repeats": args.likra_repeats, "fewshot_seed": 1234, "dtype": "float32", "device": "cpu",
+                   "lora_std": args.lora_std, "likra_repeats": args.likra_repeats, "fewshot_seed": 1234,
+                   "dtype": "float32", "device": "cpu",
                    "limits": {n: args.limit or SETTINGS[n].limit for n in args.tasks},
                    "lm_eval_pretrained": pretrained},
         "prefix_tokens": prefixes, "load_seconds": load, "settings": settings,

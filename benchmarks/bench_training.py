@@ -173,7 +173,8 @@ def spawn(side: str, job_path: Path, tmp: Path, run: int) -> dict:
            "--result", str(result_path)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0 or not result_path.exists():
-        raise RuntimeError(f"side {side} failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+        raise RuntimeError(f"side {side} failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}"
+                           f"\n{proc.stderr[-6000:]}")
     return json.loads(result_path.read_text())
 
 
@@ -227,7 +228,8 @@ def markdown(summary: dict) -> str:
         peak = r["cuda_peak_mb"] if r["cuda_peak_mb"] is not None else r["train_peak_above_start_mb"]
         rows.append(
             f"| {s} | {sum(r['steps'].values())} | {r['seconds']:.2f} | {r['tokens_per_s']:.0f} "
-            f"| {r['answer_tokens_per_s']:.0f} | {r['positions']} ({_f(pad)}) | {r['peak_rss_mb']:.0f} | {_f(peak, '{:.0f}')} "
+            f"| {r['answer_tokens_per_s']:.0f} | {r['positions']} ({_f(pad)}) | {r['peak_rss_mb']:.0f} "
+            f"| {_f(peak, '{:.0f}')} "
             f"| {_f(c.get('tokens_per_s_ratio'), '{:.2f}x')} | {_f(c.get('peak_rss_ratio'), '{:.2f}x')} "
             f"| {_f(lc and lc['max_abs'], '{:.1e}')} / {_f(lc and lc['mean_abs'], '{:.1e}')} |")
     return "\n".join(rows)
@@ -254,7 +256,8 @@ def environment() -> dict:
     train_py = REPO / "src/likra/training/trainer.py"
     return {
         "python": platform.python_version(), "platform": platform.platform(), "processor": platform.processor(),
-        "cpu_count": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "cpu_count": os.cpu_count(),
+        "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "torch_threads": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None, "versions": versions,
         "git_commit": git("rev-parse", "HEAD"), "git_dirty": git("status", "--porcelain", "src/likra"),
@@ -264,14 +267,18 @@ def environment() -> dict:
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="smollm2-135m", help="model spec for likra.models.loading.load_model (default: %(default)s)")
-    p.add_argument("--n-train", type=int, default=128, help="training questions = pairs per head (default: %(default)s)")
+    p.add_argument("--model", default="smollm2-135m",
+                   help="model spec for likra.models.loading.load_model (default: %(default)s)")
+    p.add_argument("--n-train", type=int, default=128,
+                   help="training questions = pairs per head (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=8, help="examples per optimiser step (default: %(default)s)")
     p.add_argument("--tiny", action="store_true", help="tiny random llama + tiny tokenizer built here and synthetic "
                    "pairs (no model package, no data; for CI)")
     p.add_argument("--out", help="JSON results path (default: bench_training-<model>.json in the current folder)")
-    p.add_argument("--repeats", type=int, default=1, help="runs per side, interleaved; the (lower) median-time run is reported (default: %(default)s)")
-    p.add_argument("--sides", default=",".join(SIDES), help="comma-separated subset of %(default)s (baseline is required)")
+    p.add_argument("--repeats", type=int, default=1,
+                   help="runs per side, interleaved; the (lower) median-time run is reported (default: %(default)s)")
+    p.add_argument("--sides", default=",".join(SIDES),
+                   help="comma-separated subset of %(default)s (baseline is required)")
     p.add_argument("--device", default="auto", help="torch device (default: auto = cuda if available)")
     p.add_argument("--dtype", default="auto", help="model dtype (default: auto = float32 on CPU, bfloat16 on CUDA)")
     p.add_argument("--threads", type=int, default=0, help="torch threads per side (default: torch's own choice)")
@@ -328,7 +335,8 @@ def main(argv=None) -> int:
     busy = [f"{s} {max(r['loadavg_1min']):.1f}" for s, r in summary["sides"].items()
             if r["loadavg_1min"][0] is not None and max(r["loadavg_1min"]) > 1.5 * r["threads"]]
     if busy:
-        print(f"warning: the machine was busy (1-min load average: {', '.join(busy)} for {summary['sides']['baseline']['threads']}"
+        print(f"warning: the machine was busy (1-min load average: {', '.join(busy)} "
+              f"for {summary['sides']['baseline']['threads']}"
               " threads): timings are noisy; rerun with --repeats when it is quiet")
     print(f"wrote {out}")
     return 0

@@ -45,7 +45,8 @@ def test_a_and_e_are_paired_by_seed(tmp_path):
 
 
 @pytest.mark.parametrize("ratio, status", [((9.0, 6.0, 12.0), "held"), ((5.2, 2.7, 7.8), "partly"),
-                                           ((1.5, 0.5, 2.5), "not held"), ((4.0, float("nan"), float("nan")), "unclear")])
+                                           ((1.5, 0.5, 2.5), "not held"),
+                                           ((4.0, float("nan"), float("nan")), "unclear")])
 def test_b_against_the_papers_ten(tmp_path, ratio, status):
     write(tmp_path, "curve", curve_record([0.4], [0.3], [0.3], ratio))
     assert verdicts(tmp_path)["b"]["status"] == status
@@ -86,7 +87,8 @@ def test_d_peak_and_rise(tmp_path):
 def test_d_without_a_rise_the_peak_is_noise(tmp_path):
     # a flat curve: the best w lands in 0.8-1.1 by chance, but w = 1 gains nothing over w = 0
     jitter = {0: (0.0, 0.01, -0.01), 1: (0.01, 0.0, -0.01), 2: (-0.01, 0.0, 0.01)}
-    rows = [{"seed": s, "examples": 256, "rule": "likra", "weight": w, "accuracy": 0.52 + jitter[s][i] + 0.004 * (w == 0.9)}
+    rows = [{"seed": s, "examples": 256, "rule": "likra", "weight": w,
+             "accuracy": 0.52 + jitter[s][i] + 0.004 * (w == 0.9)}
             for s in range(3) for i, w in enumerate((0.0, 0.9, 1.0))]
     peak = [{"rule": "likra", "examples": 256, "mean": 0.9, "low": 0.9, "high": 0.9}]
     write(tmp_path, "weights", {"rows": rows, "peak_weight": peak})
@@ -137,7 +139,8 @@ def test_a_counts_the_questions_too_when_the_record_keeps_them(tmp_path):
     bits = {(s, "likra"): likra for s in range(3)} | {(s, "sft"): "0" * 20 for s in range(2)}
     bits |= {(2, "sft"): "0" * 19 + "1", (2, "likra"): "111" + "0" * 17}
     for seed, b in ((0, likra), (1, likra), (2, "111" + "0" * 17)):  # the rows agree with the outcomes
-        next(r for r in rec["rows"] if (r["seed"], r["rule"], r["examples"]) == (seed, "likra", 1024))["accuracy"] = b.count("1") / 20
+        next(r for r in rec["rows"]
+             if (r["seed"], r["rule"], r["examples"]) == (seed, "likra", 1024))["accuracy"] = b.count("1") / 20
     for r in rec["rows"]:
         if r["examples"] == 1024 and r["rule"] == "sft":
             r["accuracy"] = bits[(r["seed"], "sft")].count("1") / 20
@@ -209,10 +212,12 @@ def test_a_verdict_rests_on_the_span_of_both_intervals(tmp_path):
     rows = [{"seed": s, "kind": k, "rule": "likra", "examples": 1024, "accuracy": b.count("1") / 400}
             for (k, s), b in bits.items()]
     correct = [{"seed": s, "kind": k, "rule": "likra", "examples": 1024, "correct": b} for (k, s), b in bits.items()]
-    write(tmp_path, "negatives", {"rows": rows, "questions": {"ids": [f"q{i}" for i in range(400)], "correct": correct}})
+    write(tmp_path, "negatives", {"rows": rows,
+                                  "questions": {"ids": [f"q{i}" for i in range(400)], "correct": correct}})
     v = verdicts(tmp_path)["c"]
     lo, hi = mean_interval([0.025, 0.02])[1:]
-    assert lo < 0 and "near-miss - irrelevant 0.02" in v["numbers"] and f"[{lo:.3f}, {hi:.3f}]; with questions [0.003" in v["numbers"]
+    assert (lo < 0 and "near-miss - irrelevant 0.02" in v["numbers"]
+            and f"[{lo:.3f}, {hi:.3f}]; with questions [0.003" in v["numbers"])
     assert v["status"] == "partly"
 
 

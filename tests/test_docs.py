@@ -90,7 +90,8 @@ def test_readme_headline_is_the_committed_three_seed_curve():
     assert f"(6604 questions per head, three seeds) Likra reaches {end['likra']['mean']:.3f}" in readme
     assert f"against SFT's {end['sft']['mean']:.3f}" in readme and end["likra"]["seeds"] == 3
     _, (m, lo, hi), _ = difference(full, 6604, {"rule": "likra"}, {"rule": "sft"})
-    assert f"against SFT's {end['sft']['mean']:.3f} (Likra - SFT: {m:+.3f}, [{lo:.3f}, {hi:.3f}] with questions)" in readme
+    assert (f"against SFT's {end['sft']['mean']:.3f} (Likra - SFT: {m:+.3f}, [{lo:.3f}, {hi:.3f}] "
+            "with questions)" in readme)
 
 
 SEED_WORDS = {1: "one seed so far", 2: "two seeds so far", 3: "three seeds"}
@@ -118,8 +119,10 @@ def test_readme_kinds_and_objectives_sentences_are_the_committed_records():
     folder = RESULTS.parent / "results" / "smollm2-arc-1024"
     readme = " ".join(README.split())
     neg = json.loads((folder / "negatives.json").read_text())
-    _, (m, lo, hi), _ = difference(neg, 1024, {"kind": "near-miss", "rule": "likra"}, {"kind": "irrelevant", "rule": "likra"})
-    assert f"near-miss negatives teach more than irrelevant ones ({m:+.3f}, [{lo:.3f}, {hi:.3f}] with questions)" in readme
+    _, (m, lo, hi), _ = difference(neg, 1024, {"kind": "near-miss", "rule": "likra"},
+                                   {"kind": "irrelevant", "rule": "likra"})
+    assert (f"near-miss negatives teach more than irrelevant ones ({m:+.3f}, [{lo:.3f}, {hi:.3f}] "
+            "with questions)" in readme)
     obj = json.loads((folder / "objectives.json").read_text())
     end = {r["method"]: r["mean"] for r in obj["summary"] if r["examples"] == 1024}
     runs = {r["seeds"] for r in obj["summary"] if r["examples"] == 1024}  # seeds per method
@@ -147,7 +150,8 @@ def _claim_f(folder: str):
 def test_readme_claim_f_sentence_is_the_committed_mass_record():
     record, verdict, diff, both = _claim_f("smollm2-arc-1024")
     readme = " ".join(README.split())
-    assert f"(claim f, {verdict.status}: difference {diff}, {both} with questions, {len(record['seeds'])} seeds)" in readme
+    assert (f"(claim f, {verdict.status}: difference {diff}, {both} with questions, "
+            f"{len(record['seeds'])} seeds)" in readme)
 
 
 def test_readme_full_set_claim_f_is_the_committed_mass_record():

@@ -46,12 +46,14 @@ def test_table_has_one_row_per_count_and_one_column_per_rule():
     lines = table(curve_record(), [4, 32]).splitlines()
     assert lines[0] == "| examples per head | base | SFT | Likra | Base-Likra |"
     assert lines[1] == "|---|---|---|---|---|"
-    assert lines[2] == "| 4 | 0.250 [0.250, 0.250] | 0.254 [0.244, 0.264] | 0.340 [0.320, 0.360] | 0.200 [0.190, 0.210] |"
+    assert lines[2] == ("| 4 | 0.250 [0.250, 0.250] | 0.254 [0.244, 0.264] | 0.340 [0.320, 0.360] "
+                        "| 0.200 [0.190, 0.210] |")
     assert lines[3].startswith("| 32 | ") and len(lines) == 4
 
 
 def test_negatives_view_puts_sft_last_and_the_base_likra_view_keeps_only_that_rule():
-    rows = [summary_row(8, 0.4, kind="near-miss", rule="likra"), summary_row(8, 0.2, kind="near-miss", rule="base-likra"),
+    rows = [summary_row(8, 0.4, kind="near-miss", rule="likra"),
+            summary_row(8, 0.2, kind="near-miss", rule="base-likra"),
             summary_row(8, 0.3, kind="sft", rule="sft"), summary_row(8, 0.35, kind="irrelevant", rule="likra"),
             summary_row(8, 0.22, kind="irrelevant", rule="base-likra")]
     record = {"experiment": "negatives", "summary": rows}
@@ -93,7 +95,8 @@ def test_refresh_renders_stale_blocks_again_and_leaves_the_rest(tmp_path, capsys
     doc.write_text(prose + "<!-- record:exp/curve at=4 -->\n| stale |\n<!-- /record -->\n\nmore prose\n")
     assert main([str(doc)]) == 0
     text = doc.read_text()
-    assert text == prose + "<!-- record:exp/curve at=4 -->\n" + table(curve_record(), [4]) + "<!-- /record -->\n\nmore prose\n"
+    assert text == (prose + "<!-- record:exp/curve at=4 -->\n" + table(curve_record(), [4])
+                    + "<!-- /record -->\n\nmore prose\n")
     assert "1 record and 0 claims block(s); updated" in capsys.readouterr().out
     assert refresh(text, tmp_path / "results") == text  # a fresh document is left as it is
 
@@ -114,7 +117,8 @@ def test_objectives_compare_view_pairs_each_method_with_sft_and_likra_by_seed_an
     dpo = lines[4].split(" | ")[1:]  # without the examples column
     m, lo, hi = mean_interval([0.5 - 0.25, 0.5 - 0.25])
     _, qlo, qhi = crossed_interval([[0, 1, 0, 0], [1, 0, 0, 0]])
-    assert lines[4].startswith("| dpo | 8 | ") and dpo[2] == f"{m:.3f} [{lo:.3f}, {hi:.3f}]; with questions [{qlo:.3f}, {qhi:.3f}]"
+    assert (lines[4].startswith("| dpo | 8 | ")
+            and dpo[2] == f"{m:.3f} [{lo:.3f}, {hi:.3f}]; with questions [{qlo:.3f}, {qhi:.3f}]")
     assert lines[3].split(" | ")[3] == "-"  # SFT against itself
 
 
@@ -123,9 +127,11 @@ def test_negatives_compare_view_against_sft_and_near_miss_one_seed_over_question
 
     outcomes = {("near-miss", "likra"): "1110", ("sft", "sft"): "1000", ("mined", "likra"): "1100",
                 ("near-miss", "base-likra"): "0000"}
-    rows = [{"seed": 0, "kind": k, "rule": r, "examples": 8, "accuracy": b.count("1") / 4} for (k, r), b in outcomes.items()]
+    rows = [{"seed": 0, "kind": k, "rule": r, "examples": 8, "accuracy": b.count("1") / 4}
+            for (k, r), b in outcomes.items()]
     summary = [summary_row(8, r["accuracy"], kind=r["kind"], rule=r["rule"]) for r in rows]
-    record = {"experiment": "negatives", "summary": summary, "rows": rows, "questions": {"ids": list("abcd"), "correct": [
+    record = {"experiment": "negatives", "summary": summary, "rows": rows,
+              "questions": {"ids": list("abcd"), "correct": [
         {"seed": 0, "kind": k, "rule": r, "examples": 8, "correct": b} for (k, r), b in outcomes.items()]}}
     lines = table(record, view="compare").splitlines()
     assert lines[0] == "| negatives | examples | accuracy | minus SFT | minus near-miss |"
@@ -141,17 +147,20 @@ def test_a_series_that_ends_earlier_is_compared_at_its_own_last_count():
     rows = [{"seed": 0, "kind": k, "rule": r, "examples": n, "accuracy": b.count("1") / 4}
             for (k, r, n), b in outcomes.items()]
     summary = [summary_row(r["examples"], r["accuracy"], kind=r["kind"], rule=r["rule"]) for r in rows]
-    record = {"experiment": "negatives", "summary": summary, "rows": rows, "questions": {"ids": list("abcd"), "correct": [
+    record = {"experiment": "negatives", "summary": summary, "rows": rows,
+              "questions": {"ids": list("abcd"), "correct": [
         {"seed": 0, "kind": k, "rule": r, "examples": n, "correct": b} for (k, r, n), b in outcomes.items()]}}
     mined = table(record, view="compare").splitlines()[-1].split(" | ")
     assert mined[:3] == ["| Likra, mined", "4", "0.750"]
-    assert mined[3].startswith("0.500 (one seed") and mined[4].startswith("0.250 (one seed")  # minus SFT, near-miss at 4
+    # minus SFT, near-miss at 4
+    assert mined[3].startswith("0.500 (one seed") and mined[4].startswith("0.250 (one seed")
     assert table(record, [4, 8]).splitlines()[3] == "| 8 | 0.750 | - | 0.250 |"  # the summary view: a dash at 8
 
 
 def test_columns_with_other_seed_counts_say_how_many():
     summary = [{"kind": "near-miss", "rule": "likra", "examples": 64, "mean": 0.3, "low": 0.2, "high": 0.4, "seeds": 3},
-               {"kind": "mined", "rule": "likra", "examples": 64, "mean": 0.25, "low": math.nan, "high": math.nan, "seeds": 1},
+               {"kind": "mined", "rule": "likra", "examples": 64, "mean": 0.25, "low": math.nan, "high": math.nan,
+                "seeds": 1},
                {"kind": "sft", "rule": "sft", "examples": 64, "mean": 0.26, "low": 0.25, "high": 0.27, "seeds": 3}]
     head = table({"experiment": "negatives", "summary": summary}, [64]).splitlines()[0]
     assert head == "| examples per head | Likra, near-miss (3 seeds) | Likra, mined (1 seed) | SFT (3 seeds) |"

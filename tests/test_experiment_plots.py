@@ -31,8 +31,11 @@ def test_lines_with_different_seeds_say_their_own_and_a_wide_band_runs_off_the_f
 
     seen = {}
     real_plot, real_ylim = matplotlib.axes.Axes.plot, matplotlib.axes.Axes.set_ylim
-    monkeypatch.setattr(matplotlib.axes.Axes, "plot", lambda ax, *a, **k: (seen.setdefault("labels", []).append(k.get("label")), real_plot(ax, *a, **k))[1])
-    monkeypatch.setattr(matplotlib.axes.Axes, "set_ylim", lambda ax, *a, **k: (len(a) == 2 and seen.__setitem__("ylim", a), real_ylim(ax, *a, **k))[1])
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot",
+                        lambda ax, *a, **k: (seen.setdefault("labels", []).append(k.get("label")),
+                                             real_plot(ax, *a, **k))[1])
+    monkeypatch.setattr(matplotlib.axes.Axes, "set_ylim",
+                        lambda ax, *a, **k: (len(a) == 2 and seen.__setitem__("ylim", a), real_ylim(ax, *a, **k))[1])
     series = {"a": points([0.30, 0.35, 0.40], 0.02, 3),   # a 3-seed band: kept in frame
               "b": points([0.28, 0.30, 0.33], 0.40, 2)}   # a 2-seed band of +-0.40: cut by the frame
     out = plots.band_plot(series, tmp_path / "p.png", "t", "x", "y", labels={"a": "A", "b": "B"})
@@ -48,9 +51,10 @@ def test_lines_with_the_same_seeds_keep_their_labels(tmp_path, monkeypatch):
 
     labels = []
     real_plot = matplotlib.axes.Axes.plot
-    monkeypatch.setattr(matplotlib.axes.Axes, "plot", lambda ax, *a, **k: (labels.append(k.get("label")), real_plot(ax, *a, **k))[1])
-    plots.band_plot({"a": points([0.3, 0.4], 0.02, 3), "b": points([0.2, 0.3], 0.02, 3)}, tmp_path / "p.png", "t", "x", "y",
-                    labels={"a": "A", "b": "B"})
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot",
+                        lambda ax, *a, **k: (labels.append(k.get("label")), real_plot(ax, *a, **k))[1])
+    plots.band_plot({"a": points([0.3, 0.4], 0.02, 3), "b": points([0.2, 0.3], 0.02, 3)}, tmp_path / "p.png",
+                    "t", "x", "y", labels={"a": "A", "b": "B"})
     assert labels == ["A", "B"]
 
 
@@ -61,7 +65,9 @@ def test_a_second_rule_on_the_same_head_is_dashed_in_its_colour(tmp_path, monkey
 
     drawn = {}
     real_plot = matplotlib.axes.Axes.plot
-    monkeypatch.setattr(matplotlib.axes.Axes, "plot", lambda ax, *a, **k: (drawn.__setitem__(k.get("label"), (k.get("color"), k.get("linestyle"))), real_plot(ax, *a, **k))[1])
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot",
+                        lambda ax, *a, **k: (drawn.__setitem__(k.get("label"), (k.get("color"), k.get("linestyle"))),
+                                             real_plot(ax, *a, **k))[1])
     summary = [{"method": m, "examples": x, "mean": 0.3, "low": float("nan"), "high": float("nan"), "seeds": 1}
                for m in ("Likra", "SFT", "dpo", "dpo (reward)", "simpo") for x in (1, 2)]
 
@@ -82,7 +88,9 @@ def test_objectives_read_by_their_reward_get_a_panel_of_their_own_beside_the_ref
 
     panel_of = {}
     real_plot = matplotlib.axes.Axes.plot
-    monkeypatch.setattr(matplotlib.axes.Axes, "plot", lambda ax, *a, **k: (panel_of.setdefault(k.get("label"), []).append(id(ax)), real_plot(ax, *a, **k))[1])
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot",
+                        lambda ax, *a, **k: (panel_of.setdefault(k.get("label"), []).append(id(ax)),
+                                             real_plot(ax, *a, **k))[1])
     summary = [{"method": m, "examples": x, "mean": 0.3, "low": 0.28, "high": 0.32, "seeds": 3}
                for m in ("Likra", "SFT", "Base-Likra", "dpo", "dpo (reward)", "orpo") for x in (1, 2, 4)]
 

@@ -34,7 +34,8 @@ def folder(tmp_path):
     put(out / "negatives" / "mined" / "seed-0.jsonl", "")
     put(out / "negatives" / "mined" / "seed-1.samples.partial", '{"kind": "x"}\n["a"]\n["b"]\n')
     put(out / "curve.json", {"experiment": "curve", "seeds": [0, 1], "config": {}})
-    put(out / "negatives.json", {"experiment": "negatives", "seeds": [0], "config": {"negative_kinds": ["near-miss", "mined"]}})
+    put(out / "negatives.json", {"experiment": "negatives", "seeds": [0],
+                                 "config": {"negative_kinds": ["near-miss", "mined"]}})
     return out
 
 
@@ -127,4 +128,5 @@ def test_training_pace_comes_from_the_running_process_saves_when_the_state_has_t
     (head / "train_state" / "state.json").write_text("{}")
     os.utime(head / "train_state" / "state.json", (9400.0, 9400.0))
     pace = [[256, 9000.0], [296, 9080.0], [336, 9160.0]]  # since the resume: 2 s an example
-    assert training_left(head, 336, 1024, pace=pace, now=9400.0 + 60) == "training; about 23 min left, state saved 1 min ago"
+    assert (training_left(head, 336, 1024, pace=pace, now=9400.0 + 60)
+            == "training; about 23 min left, state saved 1 min ago")

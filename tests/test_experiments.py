@@ -60,7 +60,8 @@ def test_curve_files_columns_and_intervals(exp):
     assert md[0] == "| examples per head | base | SFT | Likra | Base-Likra |"
     assert [line.split(" | ")[0] for line in md[2:]] == ["| 1", "| 4", "| 8"]
     likra8 = next(r for r in summary if (r["rule"], r["examples"]) == ("likra", "8"))
-    assert md[-1].split(" | ")[3] == f"{float(likra8['mean']):.3f} [{float(likra8['low']):.3f}, {float(likra8['high']):.3f}]"
+    assert md[-1].split(" | ")[3] == (f"{float(likra8['mean']):.3f} "
+                                      f"[{float(likra8['low']):.3f}, {float(likra8['high']):.3f}]")
 
 
 def test_curve_equals_likra_eval_of_each_run(exp, capsys):
@@ -112,7 +113,8 @@ def test_weights_sweep_equals_likra_report_at_the_same_w(exp, capsys):
     assert {(e["seed"], e["examples"], e["weight"]) for e in kept} == {(s, n, w) for s in (0, 1) for n in (4, 8)
                                                                       for w in (0.0, 1.0)}
     for e in kept:
-        row = next(x for x in rows if (x["seed"], x["rule"], x["examples"]) == (str(e["seed"]), "likra", str(e["examples"]))
+        row = next(x for x in rows
+                   if (x["seed"], x["rule"], x["examples"]) == (str(e["seed"]), "likra", str(e["examples"]))
                    and float(x["weight"]) == e["weight"])
         assert e["correct"].count("1") / len(e["correct"]) == pytest.approx(float(row["accuracy"]))
 
@@ -143,7 +145,8 @@ def test_negatives_pair_each_kind_with_the_same_positive_head(exp):
     curve = read(out / "curve.csv")
     for r in rows:  # near-miss is curve's own Likra; the SFT reference is curve's SFT
         if r["kind"] in ("near-miss", "sft") and r["rule"] in ("likra", "sft"):
-            mine = next(x for x in curve if (x["seed"], x["rule"], x["examples"]) == (r["seed"], r["rule"], r["examples"]))
+            mine = next(x for x in curve
+                        if (x["seed"], x["rule"], x["examples"]) == (r["seed"], r["rule"], r["examples"]))
             assert float(mine["accuracy"]) == pytest.approx(float(r["accuracy"]))
 
 
@@ -158,7 +161,8 @@ def test_mined_negatives_come_from_the_seeds_own_training_questions(exp, tmp_pat
     argv = [a if a != "near-miss,irrelevant" else "mined" for a in args]
     assert main(["--quiet", "experiment", "negatives", *argv]) == 0
     for seed in (0, 1):
-        mined = [json.loads(line) for line in (out / "negatives" / "mined" / f"seed-{seed}.jsonl").read_text().splitlines()]
+        mined = [json.loads(line)
+                 for line in (out / "negatives" / "mined" / f"seed-{seed}.jsonl").read_text().splitlines()]
         report = json.loads((out / "negatives" / "mined" / f"seed-{seed}.report.json").read_text())
         trained = {q.id: q for q in build_training_data(DataConfig(n_train=8, seed=seed)).questions}
         assert mined and report["questions"] == 8 and report["with_negatives"] == len(mined)
@@ -186,7 +190,8 @@ def test_mass_moves_relative_to_the_base_model(exp):
     table = ScoreTable.load(out / "seed-0" / "eval" / "mass-scores.csv")
     assert all(r.gold == (r.choice == 0) for r in table)  # the correct answer is choice 0
     # the negative head, trained hard on near-misses, raises the most likely incorrect answer most
-    neg = {r["answer"]: float(r["delta_loglik"]) for r in rows if (r["seed"], r["head"], r["examples"]) == ("0", "neg", "8")}
+    neg = {r["answer"]: float(r["delta_loglik"]) for r in rows
+           if (r["seed"], r["head"], r["examples"]) == ("0", "neg", "8")}
     assert neg["most likely incorrect"] > 0
     record = json.loads((out / "mass.json").read_text())  # (f) per question: its mean is the seed's separation
     for kept in record["questions"]["separation"]:
@@ -239,7 +244,8 @@ def test_objectives_share_data_seeds_and_checkpoints_with_likra(exp):
     curve = read(out / "curve.csv")
     for r in rows:
         if r["method"] == "Likra":
-            mine = next(x for x in curve if (x["seed"], x["rule"], x["examples"]) == (r["seed"], "likra", r["examples"]))
+            mine = next(x for x in curve
+                        if (x["seed"], x["rule"], x["examples"]) == (r["seed"], "likra", r["examples"]))
             assert float(mine["accuracy"]) == pytest.approx(float(r["accuracy"]))
     record = json.loads((out / "objectives" / "dpo" / "seed-1" / "run.json").read_text())
     assert record["config"]["train"]["objective"]["name"] == "dpo" and record["data"]["used"] == 8

@@ -58,7 +58,8 @@ def test_a_second_writer_is_refused_with_the_first_ones_pid_and_command(tmp_path
         with hold(path, "training head pos"):
             raise AssertionError("the block must not run while another process holds the lock")
     message = str(e.value)
-    assert f"pid {p.pid}" in message and "already training head pos" in message and str(tmp_path / "run" / "pos") in message
+    assert (f"pid {p.pid}" in message and "already training head pos" in message
+            and str(tmp_path / "run" / "pos") in message)
 
 
 def test_a_killed_holder_leaves_no_stale_lock(tmp_path, other_process):
@@ -81,7 +82,8 @@ def test_a_writer_refused_by_a_held_head_writes_nothing(tokenizer, tmp_path, oth
 
     cfg = TrainConfig(lr=1e-2, batch_size=2, state_every=1, curve=False)
     head = tmp_path / "pos"
-    HeadTrainer(attach_heads(build_model("llama")), tokenizer, [], "pos", head, cfg, progress=False).train(PAIRS, max_steps=2)
+    HeadTrainer(attach_heads(build_model("llama")), tokenizer, [], "pos", head, cfg,
+                progress=False).train(PAIRS, max_steps=2)
     state = (head / "train_state" / "state.json").read_bytes()
     other_process(lock_path(head))
     with pytest.raises(RunStateError, match="already training head pos"):
@@ -99,7 +101,8 @@ def test_a_finished_head_is_reused_while_another_process_holds_its_lock(tokenize
     cfg = TrainConfig(lr=1e-2, batch_size=4)
     HeadTrainer(attach_heads(build_model("llama")), tokenizer, [], "neg", tmp_path, cfg, progress=False).train(PAIRS)
     other_process(lock_path(tmp_path))  # e.g. a second experiment checking the same shared head
-    again = HeadTrainer(attach_heads(build_model("llama")), tokenizer, [], "neg", tmp_path, cfg, progress=False).train(PAIRS)
+    again = HeadTrainer(attach_heads(build_model("llama")), tokenizer, [], "neg", tmp_path, cfg,
+                        progress=False).train(PAIRS)
     assert again.finished and again.steps_now == 0 and again.examples_seen == len(PAIRS)
 
 
@@ -146,7 +149,8 @@ def test_status_reads_running_or_stopped_from_the_lock(tmp_path, other_process):
         "stopped: state saved 1 min ago; rerun its command to resume")
     from likra.experiments.status import head_status
 
-    (head / "train_state" / "state.json").write_text(json.dumps({"examples_seen": 100, "finished": False, "pace": pace}))
+    (head / "train_state" / "state.json").write_text(json.dumps({"examples_seen": 100, "finished": False,
+                                                                 "pace": pace}))
     assert head_status(tmp_path, "neg", 1000).startswith("neg 100/1000 (stopped: state saved")
     p = other_process(lock_path(head))
     assert head_status(tmp_path, "neg", 1000).endswith(f"; pid {p.pid})")

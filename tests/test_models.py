@@ -189,7 +189,8 @@ def _unreachable_hub(path, torch_dtype):
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     try:
-        raise LocalEntryNotFoundError("Cannot find the requested files in the disk cache and outgoing traffic has been disabled.")
+        raise LocalEntryNotFoundError("Cannot find the requested files in the disk cache and outgoing traffic "
+                                      "has been disabled.")
     except LocalEntryNotFoundError as e:
         raise OSError("We couldn't connect to 'https://huggingface.co' to load the files") from e
 

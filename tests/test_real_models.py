@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from likra.config import EvalConfig
-from likra.models.registry import REGISTRY, ModelNotInstalledError
+from likra.models.registry import ModelNotInstalledError
 from likra.paths import data_root
 from tests.scoring.naive import naive_logprob
 

@@ -68,7 +68,8 @@ BAD_FLAGS = [
 def test_out_of_range_flag_is_exit_2_naming_the_flag_before_any_model_loads(args, flag, model_dir, tmp_path,
                                                                             capsys, no_model_load):
     out = tmp_path / "out"
-    extra = {"train": ["--model", str(model_dir), "--out", str(out)], "eval": ["--model", str(model_dir), "--out", str(out)],
+    extra = {"train": ["--model", str(model_dir), "--out", str(out)],
+             "eval": ["--model", str(model_dir), "--out", str(out)],
              "score": ["--model", str(model_dir)], "demo": ["--out", str(out)]}[args[0]]
     assert main(["--quiet", *args, *extra]) == 2
     err = capsys.readouterr().err
@@ -215,7 +216,8 @@ def test_reusing_a_finished_run_keeps_the_record_of_the_sessions_that_trained_it
     assert main(args) == 0
     after = json.loads(path.read_text())
     assert (after["versions"], after["seconds"]) == (old, 1234.5)
-    assert {h: (r["versions"], r["seconds"]) for h, r in after["heads"].items()} == {"pos": (old, 600.0), "neg": (old, 600.0)}
+    assert ({h: (r["versions"], r["seconds"]) for h, r in after["heads"].items()}
+            == {"pos": (old, 600.0), "neg": (old, 600.0)})
     # a head trained again in this session is recorded with this session's versions
     shutil.rmtree(run_copy / "neg")
     assert main(args) == 0

@@ -40,7 +40,8 @@ def test_head_learns_and_other_head_untouched(tokenizer, tmp_path):
     model = attach_heads(build_model("llama"))
     before = {h: _mean_lp(model, tokenizer, h, PAIRS[:4]) for h in ("base", "pos", "neg")}
     neg_before = {n: p.clone() for n, p in model.named_parameters() if ".neg." in n}
-    trainer = HeadTrainer(model, tokenizer, [], "pos", tmp_path / "pos", TrainConfig(lr=1e-2, batch_size=4), progress=False)
+    trainer = HeadTrainer(model, tokenizer, [], "pos", tmp_path / "pos", TrainConfig(lr=1e-2, batch_size=4),
+                          progress=False)
     result = trainer.train(PAIRS)
     after = _mean_lp(model, tokenizer, "pos", PAIRS[:4])
     assert result.finished and result.examples_seen == len(PAIRS)
@@ -89,7 +90,8 @@ def test_the_state_keeps_this_process_pace_never_across_a_stop(tokenizer, tmp_pa
 
     cfg = TrainConfig(lr=1e-2, batch_size=2, state_every=1, curve=False)
     state = tmp_path / "train_state" / "state.json"
-    HeadTrainer(attach_heads(build_model("llama")), tokenizer, [], "pos", tmp_path, cfg, progress=False).train(PAIRS, max_steps=2)
+    HeadTrainer(attach_heads(build_model("llama")), tokenizer, [], "pos", tmp_path, cfg,
+                progress=False).train(PAIRS, max_steps=2)
     first = json.loads(state.read_text())["pace"]
     assert [seen for seen, _ in first] == [0, 2, 4]
     HeadTrainer(attach_heads(build_model("llama")), tokenizer, [], "pos", tmp_path, cfg, progress=False).train(PAIRS)
@@ -145,7 +147,8 @@ def test_pos_head_raises_gold_and_neg_head_raises_wrong_answers(tokenizer, tmp_p
     # so Likra (L+ - L-) prefers gold on every training question
     for (c, g), (_, w) in zip(gold, wrong):
         likra_gold = naive_logprob(model, tokenizer, [], c, g, "pos") - naive_logprob(model, tokenizer, [], c, g, "neg")
-        likra_wrong = naive_logprob(model, tokenizer, [], c, w, "pos") - naive_logprob(model, tokenizer, [], c, w, "neg")
+        likra_wrong = (naive_logprob(model, tokenizer, [], c, w, "pos")
+                       - naive_logprob(model, tokenizer, [], c, w, "neg"))
         assert likra_gold > likra_wrong
 
 

@@ -40,7 +40,8 @@ def _add_train(sub, common) -> None:
     D, T, L = DataConfig, TrainConfig, LoraSettings
     p = sub.add_parser("train", help="train the positive and negative heads", epilog=EPILOG, parents=[common],
                        formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Train LoRA heads: pos on (question, correct answer), neg on (question, wrong answer). "
+                       description="Train LoRA heads: pos on (question, correct answer), "
+                                   "neg on (question, wrong answer). "
                                    "Saves each head at 1, 2, 4, ... examples and at the end; resumes if interrupted. "
                                    "Every file and setting is checked before the model loads.")
     p.add_argument("--config", help="JSON or TOML file with [model] [data] [lora] [train] sections; flags override it")
@@ -62,18 +63,21 @@ def _add_train(sub, common) -> None:
     d.add_argument("--near-miss", dest="negative_strategy", choices=["random", "hardest", "easiest"],
                    help="which wrong choice: random, or hardest/easiest by the base model's score "
                         f"(default {default(D, 'negative_strategy')})")
-    d.add_argument("--unrelated-benchmark", help=f"source of unrelated negatives (default {default(D, 'unrelated_benchmark')})")
+    d.add_argument("--unrelated-benchmark",
+                   help=f"source of unrelated negatives (default {default(D, 'unrelated_benchmark')})")
     d.add_argument("--data-root", help="benchmark data folder (default $LIKRA_DATA or ../shared/data)")
     d.add_argument("--lenient", action="store_true", default=None, help="skip malformed rows (counted and reported)")
     d.add_argument("--length-policy", choices=["error", "skip"],
                    help="a training example longer than the model's context: error (default, lists them) or skip "
                         "(its question is left out of both heads, counted)")
-    d.add_argument("--seed", type=int, help=f"seed of data sampling, negatives and training order (default {default(D, 'seed')})")
+    d.add_argument("--seed", type=int,
+                   help=f"seed of data sampling, negatives and training order (default {default(D, 'seed')})")
     t = p.add_argument_group("training (paper defaults)")
     t.add_argument("--lr", type=finite_float, help=f"constant learning rate (default {default(T, 'lr'):g})")
     t.add_argument("--batch-size", type=int, help=f"examples per step (default {default(T, 'batch_size')})")
     t.add_argument("--epochs", type=int, help=f"passes over the data (default {default(T, 'epochs')})")
-    t.add_argument("--grad-clip", type=finite_float, help=f"max gradient norm, 0 = none (default {default(T, 'grad_clip'):g})")
+    t.add_argument("--grad-clip", type=finite_float,
+                   help=f"max gradient norm, 0 = none (default {default(T, 'grad_clip'):g})")
     t.add_argument("--lora-r", type=int, help=f"LoRA rank (default {default(L, 'r')})")
     t.add_argument("--lora-alpha", type=finite_float, help=f"LoRA alpha (default {default(L, 'alpha'):g})")
     t.add_argument("--lora-dropout", type=finite_float, help=f"LoRA dropout (default {default(L, 'dropout'):g})")
@@ -82,7 +86,8 @@ def _add_train(sub, common) -> None:
                    help="the loss: nll (default: pos and neg heads each on their own answers, Likra); unlikelihood, "
                         "dpo, simpo, orpo, kto or infonca train one head (stored as pos) from gold and wrong answers")
     t.add_argument("--beta", type=finite_float, help="temperature of dpo/simpo/orpo/kto/infonca (default: TRL's)")
-    t.add_argument("--gamma", type=finite_float, help="SimPO's target reward margin gamma, as TRL's simpo_gamma (default 0.5)")
+    t.add_argument("--gamma", type=finite_float,
+                   help="SimPO's target reward margin gamma, as TRL's simpo_gamma (default 0.5)")
     t.add_argument("--alpha", type=finite_float, help="weight of unlikelihood's negative term (default 1)")
     t.add_argument("--no-curve", action="store_true", help="save only the final heads")
     only = t.add_mutually_exclusive_group()
@@ -131,7 +136,8 @@ def _add_eval(sub, common) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
                        description="Score every choice under base, pos and neg in one pass, save the score table, "
                                    "and report every decision rule (acc and per-character acc_norm). An interrupted "
-                                   "eval resumes when rerun with the same settings; with other settings it starts over.")
+                                   "eval resumes when rerun with the same settings; "
+                                   "with other settings it starts over.")
     p.add_argument("--run", help="training run folder with the heads (omit to evaluate the bare model)")
     p.add_argument("--out", help="output folder (default RUN/eval/BENCHMARK-SPLIT)")
     _model_args(p, default_spec=None)
@@ -218,7 +224,8 @@ def cmd_score(a) -> int:
 def _add_small(sub, common) -> None:
     p = sub.add_parser("report", help="recompute accuracies from a saved score table (no model needed)",
                        parents=[common], description="Recompute every rule from a saved score table. The table is "
-                       "checked first: a truncated or edited table is an error naming the line, never a changed number.")
+                       "checked first: a truncated or edited table is an error naming the line, "
+                       "never a changed number.")
     p.add_argument("table", help="scores.csv written by likra eval")
     p.add_argument("--weights", type=weight_list, default=(1.0,), help="comma-separated w (default 1)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")

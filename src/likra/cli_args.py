@@ -65,7 +65,8 @@ def common_options(top: bool) -> argparse.ArgumentParser:
 
 def _model_args(p: argparse.ArgumentParser, default_spec: str | None = "smollm2-135m") -> None:
     g = p.add_argument_group("model")
-    g.add_argument("--model", default=None, help=f"named model (likra models), transformers folder, .gguf file or hub id"
+    g.add_argument("--model", default=None,
+                   help=f"named model (likra models), transformers folder, .gguf file or hub id"
                    f" (default: {default_spec or 'the base model the run was trained on'})")
     g.add_argument("--device", default=None, help="auto (default: cuda if available, else cpu), cpu, cuda, cuda:N")
     g.add_argument("--dtype", default=None, help="auto (default: float32 on CPU, bfloat16 on CUDA), float32, bfloat16, "

@@ -228,8 +228,9 @@ class TrainRunConfig:
         checked(self, heads=lambda v: each(one_of(*HEAD_NAMES))(v) or unique(v))
         if self.train.objective.single_head:
             if self.heads == ("neg",):
-                raise ConfigError(f"run.heads: objective {self.train.objective.name!r} trains one head from positives and "
-                                  "negatives together; negatives-only applies to nll (Base-Likra)", field="run.heads")
+                raise ConfigError(f"run.heads: objective {self.train.objective.name!r} trains one head "
+                                  "from positives and negatives together; negatives-only applies to nll (Base-Likra)",
+                                  field="run.heads")
             object.__setattr__(self, "heads", ("pos",))  # the one trained head is stored as 'pos'
 
 

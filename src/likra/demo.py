@@ -22,7 +22,8 @@ def add_demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     p.add_argument("--n-train", type=int, default=512, help="training questions per head (default 512)")
     p.add_argument("--n-test", type=int, default=400, help="ARC-Challenge test questions evaluated (default 400)")
-    p.add_argument("--lr", type=finite_float, default=5e-4, help="learning rate (default 5e-4: few examples, small model)")
+    p.add_argument("--lr", type=finite_float, default=5e-4,
+                   help="learning rate (default 5e-4: few examples, small model)")
     p.add_argument("--seed", type=int, default=0, help="seed of sampling, negatives and training order (default 0)")
     p.add_argument("--data-root", default=None, help="benchmark data folder (default $LIKRA_DATA or ../shared/data)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")

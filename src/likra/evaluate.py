@@ -38,7 +38,8 @@ def eval_questions(cfg: EvalConfig) -> list[Question]:
         idx = sorted(random.Random(cfg.seed).sample(range(len(qs)), cfg.limit))
         qs = [qs[i] for i in idx]
     elif cfg.limit is not None and cfg.limit > len(qs):
-        _logger.warning(f"--limit {cfg.limit}: {cfg.benchmark} {cfg.split} has {len(qs)} questions; evaluating all of them")
+        _logger.warning(f"--limit {cfg.limit}: {cfg.benchmark} {cfg.split} has {len(qs)} questions; "
+                        "evaluating all of them")
     return add_fewshot(qs, cfg.benchmark, cfg.shots, cfg.seed, cfg.data_root)
 
 
@@ -133,7 +134,8 @@ def _resume_table(partial: Path, shape: dict) -> ScoreTable:
             diff = f"it is damaged ({e})"
         else:
             if file_sha(partial) != saved.get("table_sha256"):
-                _logger.warning(f"not resuming the partial table in {partial}: it changed after it was written; starting over")
+                _logger.warning(f"not resuming the partial table in {partial}: it changed after it was written; "
+                                "starting over")
                 return ScoreTable()
             passes = len({(r.head, r.checkpoint) for r in table})
             _log(f"resuming: {passes} head pass(es) already scored in {partial}")
@@ -207,11 +209,13 @@ def _writer(scores: Path):
     return hold(lock_path(scores.parent, scores.stem), f"scoring {scores.name}") if is_main() else nullcontext()
 
 
-def _score_table(likra, questions, checkpoints, engine, scores: Path, shape: dict, base_cache: Path | None) -> ScoreTable:
+def _score_table(likra, questions, checkpoints, engine, scores: Path, shape: dict,
+                 base_cache: Path | None) -> ScoreTable:
     from likra.scoring import base_cache as cache
 
     partial = scores.with_name(scores.stem + ".partial.csv")
-    saved_at: list[float] = []  # when each pass of this process was saved: `likra experiment status` tells the time left
+    # when each pass of this process was saved: `likra experiment status` tells the time left
+    saved_at: list[float] = []
     table = _resume_table(partial, shape)
     if base_cache is not None:
         table = cache.fill(table, base_cache, shape)
@@ -259,11 +263,13 @@ def report(table: ScoreTable, weights=(1.0,)) -> dict:
 
 def format_report(rep: dict) -> str:
     """The table printed on screen."""
-    lines = [f"{'checkpoint':>10}  {'rule':<12}{'w':>5}  {'acc':>6}  {'95% CI':<13}  {'acc_norm':>8}  {'95% CI':<13}  n"]
+    lines = [f"{'checkpoint':>10}  {'rule':<12}{'w':>5}  {'acc':>6}  {'95% CI':<13}  "
+             f"{'acc_norm':>8}  {'95% CI':<13}  n"]
     for r in rep["results"]:
         rule = DISPLAY[r["rule"]]
         w = f"{r['weight']:g}" if "likra" in r["rule"] else ""
-        lines.append(f"{r['checkpoint']:>10}  {rule:<12}{w:>5}  {r['acc']:6.3f}  [{r['acc_low']:.3f}, {r['acc_high']:.3f}]"
+        lines.append(f"{r['checkpoint']:>10}  {rule:<12}{w:>5}  {r['acc']:6.3f}  "
+                     f"[{r['acc_low']:.3f}, {r['acc_high']:.3f}]"
                      f"  {r['acc_norm']:8.3f}  [{r['acc_norm_low']:.3f}, {r['acc_norm_high']:.3f}]  {r['n']}")
     return "\n".join(lines)
 
@@ -288,7 +294,8 @@ def evaluate(cfg: EvalConfig, run_dir: str | Path | None, out_dir: str | Path, m
         checkpoints = select_checkpoints(run_dir, cfg.checkpoints, heads)
         left_out = unpaired_checkpoints(run_dir, heads) if cfg.checkpoints == "all" else {}
         if left_out:
-            _logger.warning(f"scoring the {len(checkpoints)} checkpoints every head has; not scored (a head lacks them): {left_out}")
+            _logger.warning(f"scoring the {len(checkpoints)} checkpoints every head has; "
+                            f"not scored (a head lacks them): {left_out}")
     likra = likra or load_likra(model_spec, run_dir, device, dtype, cache_dir, checkpoint=None)
     engine = likra.engine(batch_tokens=cfg.batch_tokens, progress=progress, truncate=cfg.length_policy == "truncate")
     questions, lengths = apply_length_policy(questions, engine.lengths(questions), engine.max_length, cfg.length_policy)
@@ -299,7 +306,8 @@ def evaluate(cfg: EvalConfig, run_dir: str | Path | None, out_dir: str | Path, m
     table = scored_table(likra, questions, checkpoints, engine, out_dir / SCORES_FILE, shape, out_dir / RESULTS_FILE,
                          reuse_only, base_cache)
     rep = report(table, cfg.weights)
-    rep.update({"config": asdict(cfg), "run_dir": str(run_dir) if run_dir else None, "base_model": likra.loaded.identity,
+    rep.update({"config": asdict(cfg), "run_dir": str(run_dir) if run_dir else None,
+                "base_model": likra.loaded.identity,
                 "questions": len(questions), "checkpoints": checkpoints, "length": asdict(lengths),
                 "scores_sha256": file_sha(out_dir / SCORES_FILE), "shape": shape,
                 "versions": library_versions(), "seconds": round(time.time() - t0, 1)})

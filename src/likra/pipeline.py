@@ -5,7 +5,6 @@ This is the function `likra train` calls; a Python user calls it the same way.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass, replace
@@ -64,7 +63,8 @@ def build_training_data(cfg: DataConfig, choice_scores: dict | None = None) -> T
     chosen = sample(kept, cfg.n_train, cfg.seed) if cfg.n_train else kept
     unrelated = None
     if cfg.negative_kind == "unrelated":
-        unrelated = list(load_questions(cfg.unrelated_benchmark, "all", data_root=cfg.data_root, lenient=cfg.lenient).questions)
+        unrelated = list(load_questions(cfg.unrelated_benchmark, "all", data_root=cfg.data_root,
+                                        lenient=cfg.lenient).questions)
     negatives = negative_pairs(chosen, cfg.negative_kind, cfg.seed, strategy=cfg.negative_strategy,
                                choice_scores=choice_scores, unrelated_pool=unrelated)
     summary = {
@@ -230,7 +230,8 @@ def train_run(cfg: TrainRunConfig, out_dir: str | Path, resume: bool = True, pro
         data = build_training_data(cfg.data, scores)
     data = apply_pair_lengths(data, loaded, cfg.data.length_policy)
     _log(f"data: {data.summary['used']} training questions; leaks removed: {data.summary['excluded_as_leaks']}"
-         + (f"; {data.summary['skipped_too_long']} too long for the model, skipped" if "skipped_too_long" in data.summary else ""))
+         + (f"; {data.summary['skipped_too_long']} too long for the model, skipped"
+            if "skipped_too_long" in data.summary else ""))
     versions = library_versions()
     previous = _previous_record(out_dir, cfg, resume)
     # versions and seconds describe the sessions that trained: reusing a finished run changes neither
@@ -259,7 +260,8 @@ def train_run(cfg: TrainRunConfig, out_dir: str | Path, resume: bool = True, pro
             trained = True
             record["versions"] = versions
             earlier = before.get("seconds", 0) if result.steps > result.steps_now else 0  # resumed, not restarted
-            record["heads"][head] = {**asdict(result), "seconds": round(time.time() - t + earlier, 1), "versions": versions}
+            record["heads"][head] = {**asdict(result), "seconds": round(time.time() - t + earlier, 1),
+                                     "versions": versions}
         write(out_dir / RUN_FILE, record)
     record["seconds"] = round(previous.get("seconds", 0) + (time.time() - t0 if trained else 0), 1)
     write(out_dir / RUN_FILE, record)

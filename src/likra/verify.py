@@ -23,8 +23,10 @@ def read_candidates(path: str) -> list[tuple[str, list[str]]]:
         q, answers = row.get("question"), row.get("answers")
         if not isinstance(q, str) or not q.strip():
             raise DataError("missing or empty question", path=str(path), line=line, field="question")
-        if not isinstance(answers, list) or not answers or any(not isinstance(a, str) or not a.strip() for a in answers):
-            raise DataError("expected a non-empty list of non-empty strings", path=str(path), line=line, field="answers")
+        if not isinstance(answers, list) or not answers or any(not isinstance(a, str) or not a.strip()
+                                                               for a in answers):
+            raise DataError("expected a non-empty list of non-empty strings", path=str(path), line=line,
+                            field="answers")
         items.append((q, answers))
     return items
 

@@ -33,7 +33,8 @@ def _jsonl_row(rng: random.Random, row: Row, mut: str | None, ascii_: bool) -> t
     pairs = [["question", enc(_pad(rng, row.question))], ["choices", None], ["answer", answer]]
     token = None
     if row.qid is not None:
-        pairs.append(["id", str(row.qid) if isinstance(row.qid, int) else enc(_pad(rng, row.qid) if row.qid.strip() else row.qid)])
+        pairs.append(["id", str(row.qid) if isinstance(row.qid, int)
+                      else enc(_pad(rng, row.qid) if row.qid.strip() else row.qid)])
     for key in rng.sample(EXTRA_KEYS, rng.choice([0, 0, 1, 2])):
         pairs.append([key, enc(_random_json(rng))])
     rng.shuffle(pairs)
@@ -112,7 +113,8 @@ def _jsonl_row(rng: random.Random, row: Row, mut: str | None, ascii_: bool) -> t
         outcome = bad("invalid JSON", None)
     elif mut == "dup_key":
         key = rng.choice([p[0] for p in pairs])
-        pairs.append([key, rng.choice([enc("other"), "0", "1", "null", next(p[1] for p in pairs if p[0] == key) or "0"])])
+        pairs.append([key, rng.choice([enc("other"), "0", "1", "null",
+                                       next(p[1] for p in pairs if p[0] == key) or "0"])])
         outcome = bad("duplicate field", key)
     elif mut == "ambiguous_text":
         j = rng.choice([k for k in range(n) if k != row.gold])
@@ -130,7 +132,8 @@ def _jsonl_row(rng: random.Random, row: Row, mut: str | None, ascii_: bool) -> t
         half = rng.choice(["\\ud800", "\\uDFFF", "\\udc00", "\\ud83d", "\\ud83dx"])
         if where == "choices":
             i = rng.randrange(n)
-            set_("choices", "[" + item_sep.join('"' + half + enc(c)[1:] if k == i else enc(c) for k, c in enumerate(choices)) + "]")
+            set_("choices", "[" + item_sep.join('"' + half + enc(c)[1:] if k == i else enc(c)
+                                                for k, c in enumerate(choices)) + "]")
         else:
             set_(where, '"' + half + enc(row.question if where == "question" else "q-x")[1:])
         outcome = bad("not UTF-8", where)

@@ -7,15 +7,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import random
-from collections import Counter
 from dataclasses import dataclass, field
 
-import pytest
 
-from likra.data.benchmarks import load_user_file
-from likra.data.questions import DataError, Question
+from likra.data.questions import Question
 
 FORMATS = ("jsonl", "csv_columns", "csv_json")
 SEEDS = range(100)
@@ -306,7 +302,8 @@ def generate(seed: int, fmt: str, mutated: bool) -> Case:
             else:
                 seen.append(qid)
                 q = outcome.question
-                case.good.append(Question(qid, f"user:{stem}", f"Question: {q}\nAnswer:", outcome.choices, outcome.gold, query=q))
+                case.good.append(Question(qid, f"user:{stem}", f"Question: {q}\nAnswer:", outcome.choices, outcome.gold,
+                                          query=q))
         if isinstance(outcome, Bad):
             case.bad.append((line, outcome))
             case.mutations.append(outcome.mutation)

@@ -132,7 +132,9 @@ def test_other_formats_known_rows(real):
 
 # --- Official parsers on small bad files, in a fake data root. ---
 
-ARC_ROW = {"id": "x1", "question": {"stem": "Why?", "choices": [{"text": "a", "label": "A"}, {"text": "b", "label": "B"}]}, "answerKey": "B"}
+ARC_ROW = {"id": "x1",
+           "question": {"stem": "Why?", "choices": [{"text": "a", "label": "A"}, {"text": "b", "label": "B"}]},
+           "answerKey": "B"}
 
 
 def _arc_file(tmp_path, write, rows):
@@ -224,7 +226,8 @@ def test_user_jsonl_index_text_and_default_ids(tmp_path, write):
 def test_user_csv_json_choices_and_columns(tmp_path, write):
     p = write(tmp_path / "a.csv", 'question,choices,answer\n"2+2?","[""3"", ""4""]",4\n')
     assert load_user_file(p)[0].gold == 1  # "4" is a choice's text
-    p = write(tmp_path / "b.csv", "id,question,choice1,choice2,choice3,answer\nq1,Sky?,blue,green,,0\nq2,2+2?,3,4,5,5\n")
+    p = write(tmp_path / "b.csv",
+              "id,question,choice1,choice2,choice3,answer\nq1,Sky?,blue,green,,0\nq2,2+2?,3,4,5,5\n")
     qs = load_user_file(p)
     assert qs[0].choices == ("blue", "green") and qs[0].gold == 0  # trailing empty cell: fewer choices
     assert qs[1].gold == 2

@@ -97,5 +97,6 @@ def test_generator_is_deterministic_and_covers_every_mutation():
         assert set(bad_mutations(fmt)) <= set(seen_bad), (fmt, set(bad_mutations(fmt)) - set(seen_bad))
         assert "id_collision" in seen_bad  # an explicit id equal to a later row's line number
         wanted = {"blank_line", "crlf", "bom", "answer_as_text", "empty_id", "numeric_choices", "agreeing_digit_choice"}
-        wanted |= {"integral_float_answer", "jsonl_digit_text_answer"} if fmt == "jsonl" else {"space_before_quoted_cell"}
+        wanted |= ({"integral_float_answer", "jsonl_digit_text_answer"} if fmt == "jsonl"
+                   else {"space_before_quoted_cell"})
         assert wanted <= set(seen_benign), (fmt, wanted - set(seen_benign))

@@ -33,16 +33,23 @@ def test_bad_choice_columns_refuse_every_row(tmp_path, write, header, row, fld):
 
 ROW = '"question": "q", "choices": ["a", "b"]'
 REFUSED = [  # (file name, content, message, field); before the fix: see the comment
-    ("n.jsonl", '{' + ROW + ', "answer": ' + "1" * 5000 + '}\n', "invalid JSON: a number is too long", None),  # ValueError
-    ("n.csv", 'question,choices,answer\nq,"[' + "1" * 5000 + ', ""b""]",0\n', "invalid JSON: a number is too long", "choices"),  # ValueError
-    ("d.jsonl", '{' + ROW + ', "answer": 0, "x": ' + "[" * 100000 + "]" * 100000 + '}\n', "invalid JSON: nested too deeply", None),  # RecursionError
+    ("n.jsonl", '{' + ROW + ', "answer": ' + "1" * 5000 + '}\n', "invalid JSON: a number is too long",
+     None),  # ValueError
+    ("n.csv", 'question,choices,answer\nq,"[' + "1" * 5000 + ', ""b""]",0\n', "invalid JSON: a number is too long",
+     "choices"),  # ValueError
+    ("d.jsonl", '{' + ROW + ', "answer": 0, "x": ' + "[" * 100000 + "]" * 100000 + '}\n',
+     "invalid JSON: nested too deeply", None),  # RecursionError
     ("i.jsonl", '{' + ROW + ', "answer": 0, "score": NaN}\n', "invalid JSON: NaN is not a JSON value", None),  # loaded
-    ("i.csv", 'question,choices,answer\nq,"[""a"", Infinity]",0\n', "invalid JSON: Infinity", "choices"),  # 'wrong type'
-    ("k.jsonl", '{' + ROW + ', "answer": 0, "answer": 1}\n', "duplicate field: 'answer'", "answer"),  # loaded with gold 1
-    ("s.jsonl", '{"question": "q\\ud800", "choices": ["a", "b"], "answer": 0}\n', "not UTF-8: \\\\ud800", "question"),  # loaded
+    ("i.csv", 'question,choices,answer\nq,"[""a"", Infinity]",0\n', "invalid JSON: Infinity",
+     "choices"),  # 'wrong type'
+    ("k.jsonl", '{' + ROW + ', "answer": 0, "answer": 1}\n', "duplicate field: 'answer'",
+     "answer"),  # loaded with gold 1
+    ("s.jsonl", '{"question": "q\\ud800", "choices": ["a", "b"], "answer": 0}\n', "not UTF-8: \\\\ud800",
+     "question"),  # loaded
     ("s.csv", 'question,choices,answer\nq,"[""a\\udc00"", ""b""]",0\n', "not UTF-8: \\\\udc00", "choices"),  # loaded
     ("f.jsonl", '{' + ROW + ', "answer": 1.5}\n', "wrong type: answer 1.5 is not a whole number", "answer"),
-    ("r.jsonl", '{' + ROW + ', "answer": 1.0000000000000001}\n', "wrong type: answer 1.0000000000000001", "answer"),  # 'wrong type'
+    ("r.jsonl", '{' + ROW + ', "answer": 1.0000000000000001}\n', "wrong type: answer 1.0000000000000001",
+     "answer"),  # 'wrong type'
     ("o.jsonl", '{' + ROW + ', "answer": 1e400}\n', "wrong type: answer 1e400 is not", "answer"),
     ("e.csv", 'question,choices,answer\nq, ,0\n', "missing field", "choices"),  # 'invalid JSON'
 ]

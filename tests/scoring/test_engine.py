@@ -49,7 +49,8 @@ def test_engine_equals_naive(tokenizer, arch, batch_tokens, cache_from):
 def test_heads_give_different_scores(tokenizer):
     model = attach_heads(build_model("llama"))
     _randomise_heads(model)
-    table = ScoringEngine(model, tokenizer, [], EngineConfig(progress=False)).score(QUESTIONS[:1], ("base", "pos", "neg"))
+    table = ScoringEngine(model, tokenizer, [], EngineConfig(progress=False)).score(QUESTIONS[:1],
+                                                                                    ("base", "pos", "neg"))
     by_head = {h: [r.logprob for r in table.select(h)] for h in ("base", "pos", "neg")}
     assert by_head["base"] != by_head["pos"] != by_head["neg"]
 

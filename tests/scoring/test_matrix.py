@@ -30,7 +30,8 @@ CHECKPOINTS = ("4", "16", "final")
 # ---- the naive reference: the row-by-row rules as they were ----------------------------------------
 
 def naive_select(table, head, checkpoint):
-    return [r for r in table.rows if r.head == head and (head == "base" or checkpoint is None or r.checkpoint == checkpoint)]
+    return [r for r in table.rows
+            if r.head == head and (head == "base" or checkpoint is None or r.checkpoint == checkpoint)]
 
 
 def naive_normalised(row, norm):
@@ -135,7 +136,8 @@ def test_choice_scores_and_predictions_equal_the_row_by_row_rules(table):
 def test_random_tables_have_ties():
     """The comparison above is only a test of tie-breaking if ties happen and the first choice wins them."""
     t = random_table(0)
-    for rule, w, norm in [("base", 1.0, "none"), ("likra", 1.0, "none"), ("likra", 0.5, "char"), ("base-likra", 1.5, "char")]:
+    for rule, w, norm in [("base", 1.0, "none"), ("likra", 1.0, "none"), ("likra", 0.5, "char"),
+                          ("base-likra", 1.5, "char")]:
         scores = naive_choice_scores(t, rule, w, norm, "4")
         picks = predictions(t, rule, w, norm, "4")
         tied = [key for key, (s, _) in scores.items() if s.count(max(s)) > 1 and s.index(max(s)) != len(s) - 1]

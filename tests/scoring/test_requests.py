@@ -55,7 +55,8 @@ def test_requests_equal_naive(engine, tokenizer):
 def test_grouping_does_not_change_numbers(engine):
     """Grouped by context, by explicit group, or each alone: the same log-likelihoods."""
     by_context = engine.score_requests(REQUESTS, ("pos",))
-    alone = engine.score_requests([Request(r.context, r.continuation, group=i) for i, r in enumerate(REQUESTS)], ("pos",))
+    alone = engine.score_requests([Request(r.context, r.continuation, group=i) for i, r in enumerate(REQUESTS)],
+                                  ("pos",))
     for a, b in zip(by_context, alone):
         assert a["pos"].loglik == pytest.approx(b["pos"].loglik, abs=1e-5)
         assert a["pos"].n_tokens == b["pos"].n_tokens
@@ -81,7 +82,8 @@ def test_too_long_request_is_refused_or_truncated(tokenizer):
     long = [Request("word " * 40, " end")]
     with pytest.raises(LengthError, match="request 0"):
         ScoringEngine(model, tokenizer, [], EngineConfig(max_length=16, progress=False)).score_requests(long)
-    cut = ScoringEngine(model, tokenizer, [], EngineConfig(max_length=16, truncate=True, progress=False)).score_requests(long)
+    cut = ScoringEngine(model, tokenizer, [],
+                        EngineConfig(max_length=16, truncate=True, progress=False)).score_requests(long)
     assert cut[0]["base"].n_tokens >= 1
 
 

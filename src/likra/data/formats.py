@@ -49,7 +49,8 @@ def _ai2_row(row: dict, key_strip: bool = False) -> tuple[str, list[str], int]:
     key = get_field(row, "answerKey", (str, int))
     key = str(key).lstrip() if key_strip else str(key)  # lm-eval strips OpenBookQA's keys only
     if key not in labels:
-        raise DataError(f"gold index out of range: answer key {key!r} is not a choice label {labels}", field="answerKey")
+        raise DataError(f"gold index out of range: answer key {key!r} is not a choice label {labels}",
+                        field="answerKey")
     return stem, texts, labels.index(key)
 
 
@@ -99,7 +100,8 @@ def parse_mmlu(row: dict, info: RowInfo) -> Question:
     # lm-eval's per-subject task description, stated once before any few-shot examples.
     description = f"The following are multiple choice questions (with answers) about {subject.replace('_', ' ')}.\n\n"
     context, letters = _lettered(stem, texts)
-    return Question(_line_id(info), info.benchmark, description + context, letters, gold, query=stem, description=description)
+    return Question(_line_id(info), info.benchmark, description + context, letters, gold, query=stem,
+                    description=description)
 
 
 def _hellaswag_clean(text: str) -> str:
@@ -151,7 +153,8 @@ def parse_winogrande(row: dict, info: RowInfo) -> Question:
     rest = sentence[idx + 1 :].strip()
     contexts = tuple(sentence[:idx] + o for o in options)
     qid = get_field(row, "qID")
-    return Question(qid, info.benchmark, sentence[:idx], (rest, rest), int(answer) - 1, choice_contexts=contexts, query=sentence)
+    return Question(qid, info.benchmark, sentence[:idx], (rest, rest), int(answer) - 1, choice_contexts=contexts,
+                    query=sentence)
 
 
 def parse_piqa(row: dict, info: RowInfo) -> Question:
@@ -187,6 +190,7 @@ def parse_truthfulqa_mc1(row: dict, info: RowInfo) -> Question:
         raise DataError(f"gold index out of range: {len(golds)} answers marked true, expected 1", field="mc1_targets")
     description = TRUTHFULQA_PRIMER + "\n\n"
     context = f"{description}Q: {question}\nA:"
-    return Question(_line_id(info), info.benchmark, context, tuple(texts), golds[0], query=question, description=description)
+    return Question(_line_id(info), info.benchmark, context, tuple(texts), golds[0], query=question,
+                    description=description)
 
 

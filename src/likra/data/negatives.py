@@ -59,7 +59,8 @@ def choice_groups(questions: Sequence[Question]) -> list[tuple[TrainingPair, ...
     groups = []
     for q in questions:
         gold = TrainingPair(q.context_for(q.gold), q.continuation(q.gold), True, "positive", q.id)
-        wrong = [TrainingPair(q.context_for(i), q.continuation(i), False, "near-miss", q.id) for i in range(len(q.choices))
+        wrong = [TrainingPair(q.context_for(i), q.continuation(i), False, "near-miss", q.id)
+                 for i in range(len(q.choices))
                  if i != q.gold and (q.context_for(i), q.continuation(i)) != (gold.context, gold.answer)]
         if not wrong:
             raise DataError(f"question {q.id}: no wrong choice differs from the gold answer", field="choices")

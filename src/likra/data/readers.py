@@ -22,7 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from likra.data.questions import DataError, Question
+from likra.data.questions import DataError
 
 Rows = list[tuple[int, dict]]
 
@@ -187,7 +187,8 @@ def loads_json(text: str, where: str = "") -> Any:
 
 
 def _json_type(obj: Any) -> str:
-    names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number", type(None): "null"}
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number",
+             type(None): "null"}
     return names.get(type(obj), type(obj).__name__)
 
 

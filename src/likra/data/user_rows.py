@@ -112,7 +112,8 @@ def _encodable(text: str, name: str) -> str:
 def _user_choices(row: dict, is_csv: bool) -> list[str]:
     # Any choice<number> column, in any case, so that choice0, choice01 or Choice3 is an error below
     # (they are not choice1..choiceN), never a column silently left out of the choices.
-    columns = sorted((k for k in row if re.fullmatch(r"choice\d+", k, re.IGNORECASE | re.ASCII)), key=lambda k: (int(k[6:]), k))
+    columns = sorted((k for k in row if re.fullmatch(r"choice\d+", k, re.IGNORECASE | re.ASCII)),
+                     key=lambda k: (int(k[6:]), k))
     if "choices" in row and columns:
         raise DataError(f"both 'choices' and {columns[0]}.. given; use one", field="choices")
     if columns and is_csv:
@@ -140,7 +141,8 @@ def _choice_columns(row: dict, columns: list[str]) -> list[str]:
     # Trailing empty cells let rows have fewer choices than there are columns; a gap is an error.
     cells = [row[c].strip() for c in columns]
     if columns != [f"choice{i}" for i in range(1, len(columns) + 1)]:
-        raise DataError(f"choice columns must be choice1..choiceN, numbered from 1 without gaps: got {', '.join(columns)}", field=columns[0])
+        raise DataError(f"choice columns must be choice1..choiceN, numbered from 1 without gaps: "
+                        f"got {', '.join(columns)}", field=columns[0])
     while cells and not cells[-1]:
         cells.pop()
     for i, c in enumerate(cells):
@@ -158,7 +160,8 @@ def _user_answer(value: object, choices: list[str], is_csv: bool) -> int:
     if isinstance(value, float):  # a JSON number: 2.0 is index 2, 1.5 is no index
         if not value.is_integer() or isinstance(value, RoundedFloat):
             number = value.literal if isinstance(value, RoundedFloat) else repr(value)
-            raise DataError(f"wrong type: answer {number} is not a whole number (an index or a choice's text)", field="answer")
+            raise DataError(f"wrong type: answer {number} is not a whole number (an index or a choice's text)",
+                            field="answer")
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise DataError("wrong type: answer must be an index or a choice's text", field="answer")

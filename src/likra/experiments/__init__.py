@@ -44,15 +44,16 @@ EXPERIMENTS = {e.name: e for e in (
                "irrelevant and unrelated answers, relative to the base model", _lazy("mass")),
     Experiment("table", "Table 1", "base, SFT, Likra and Base-Likra at the end of training for every curve "
                "experiment in the subfolders of --out", _lazy("table"), grows=False),
-    Experiment("objectives", "beyond the paper", "Likra, SFT, Base-Likra and unlikelihood, DPO, SimPO, ORPO, KTO, InfoNCA "
-               "on the same data, seeds and checkpoints", _lazy("objectives")),
+    Experiment("objectives", "beyond the paper", "Likra, SFT, Base-Likra and unlikelihood, DPO, SimPO, ORPO, KTO, "
+               "InfoNCA on the same data, seeds and checkpoints", _lazy("objectives")),
     Experiment("negatives", "Fig 5", "Likra curves with near-miss (random, hardest, easiest), irrelevant, "
                "unrelated and self-mined (likra mine) negative heads", _lazy("negatives")),
     Experiment("status", "", "what --out holds (or each experiment folder in it): each run's heads and "
                "evaluations (done, or passes saved; running or stopped), mined files and records; loads no model",
                _lazy("status"), grows=False),
     Experiment("claims", "the paper's claims", "a verdict per claim (held, not held, partly, unclear) with its "
-               "numbers and intervals, from the records already in --out; loads no model", _lazy("claims"), grows=False),
+               "numbers and intervals, from the records already in --out; loads no model", _lazy("claims"),
+               grows=False),
 )}
 
 

@@ -127,7 +127,8 @@ def judge_a(rec: dict) -> Verdict:
     _, sft = _final_by_seed(rec["rows"], "rule", "accuracy", rule="sft")
     seeds, both, text = difference(rec, n, {"rule": "likra"}, {"rule": "sft"})
     return Verdict(verdict_side(seeds, both), f"at {n} examples: Likra {fmt(*_ci(list(likra.values())))}, SFT "
-                                              f"{fmt(*_ci(list(sft.values())))}; Likra - SFT {text} ({seeds_word(len(likra))})")
+                                              f"{fmt(*_ci(list(sft.values())))}; Likra - SFT {text} "
+                                              f"({seeds_word(len(likra))})")
 
 
 def judge_b(rec: dict) -> Verdict:

@@ -20,7 +20,8 @@ def int_list(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(x) for x in text.split(",") if x.strip() or _raise())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers such as 0,1,2, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers such as 0,1,2, "
+                                         f"got {text!r}") from None
 
 
 def _raise():
@@ -40,15 +41,18 @@ def add_parser(sub, common, epilog: str) -> None:
     from likra.cli import finite_float, weight_list
     from likra.experiments import EXPERIMENTS
 
-    listing = "\n".join(f"  {e.name:<12} {f'({e.figure}) ' if e.figure else ''}{e.summary}" for e in EXPERIMENTS.values())
+    listing = "\n".join(f"  {e.name:<12} {f'({e.figure}) ' if e.figure else ''}{e.summary}"
+                        for e in EXPERIMENTS.values())
     p = sub.add_parser("experiment", help="re-run one of the paper's findings with several seeds and 95%% intervals",
                        parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Run one of the paper's experiments: trains one run per seed (or reuses the "
                                    "runs already in --out), scores every checkpoint on a fixed subset, and writes "
                                    "NAME.csv, NAME-summary.csv (mean and 95% interval across seeds), NAME.json, "
-                                   "NAME.png and NAME.md (the summary at a glance) into --out. Experiments run into the same folder share their "
+                                   "NAME.png and NAME.md (the summary at a glance) into --out. "
+                                   "Experiments run into the same folder share their "
                                    "runs. Rerun the same command to resume.\n\nexperiments:\n" + listing,
-                       epilog="example:\n  likra experiment curve --out runs/exp/smollm2-arc --seeds 0,1,2 --limit 500\n"
+                       epilog="example:\n"
+                              "  likra experiment curve --out runs/exp/smollm2-arc --seeds 0,1,2 --limit 500\n"
                               "  likra experiment weights --out runs/exp/smollm2-arc   (reuses curve's runs)")
     p.add_argument("name", choices=list(EXPERIMENTS), help="which experiment")
     p.add_argument("--out", required=True, help="experiment folder (runs, tables, results, plots)")
@@ -61,9 +65,11 @@ def add_parser(sub, common, epilog: str) -> None:
     g.add_argument("--eval-split", help=f"its split (default {_default('eval_split')})")
     g.add_argument("--seeds", type=int_list, help="comma-separated seeds, one run each (default 0,1,2)")
     g.add_argument("--n-train", type=int, help="training questions per head (default: all)")
-    g.add_argument("--limit", type=limit, help=f"fixed seeded subset of test questions, or all (default {_default('limit')})")
+    g.add_argument("--limit", type=limit,
+                   help=f"fixed seeded subset of test questions, or all (default {_default('limit')})")
     g.add_argument("--shots", type=int, help=f"few-shot examples (default {_default('shots')})")
-    g.add_argument("--eval-seed", type=int, help=f"seed of the test subset and few-shot draw (default {_default('eval_seed')})")
+    g.add_argument("--eval-seed", type=int,
+                   help=f"seed of the test subset and few-shot draw (default {_default('eval_seed')})")
     g.add_argument("--lr", type=finite_float, help=f"constant learning rate (default {_default('lr'):g})")
     g.add_argument("--batch-size", type=int, help=f"examples per step (default {_default('batch_size')})")
     g.add_argument("--weights", type=weight_list, help="w values of the weights sweep (default 0 to 1.5 by 0.05)")
@@ -74,7 +80,8 @@ def add_parser(sub, common, epilog: str) -> None:
     g.add_argument("--objectives", help="preference objectives of the objectives experiment (default "
                                         f"{','.join(_default('objectives'))})")
     g.add_argument("--beta", type=finite_float, help="their temperature (default: each one's, TRL's)")
-    g.add_argument("--unrelated-benchmark", help=f"source of unrelated answers (default {_default('unrelated_benchmark')})")
+    g.add_argument("--unrelated-benchmark",
+                   help=f"source of unrelated answers (default {_default('unrelated_benchmark')})")
     g.add_argument("--norm", choices=["char", "none"], help="char: acc_norm, per-character (default); none: acc")
     g.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
     g.add_argument("--dtype", help="auto (default: float32 on CPU, bfloat16 on CUDA), float32, bfloat16, float16")
@@ -105,7 +112,8 @@ def experiment_config(a) -> ExperimentConfig:
         eval_split=a.eval_split, seeds=a.seeds, n_train=a.n_train, shots=a.shots, eval_seed=a.eval_seed, lr=a.lr,
         batch_size=a.batch_size, weights=a.weights, at=a.at, negative_kinds=kinds, objectives=objectives, beta=a.beta,
         unrelated_benchmark=a.unrelated_benchmark, norm=a.norm, device=a.device, dtype=a.dtype,
-        data_root=a.data_root, finished_only=a.finished_only, keep_from=a.keep_from, **({} if a.limit is None else {"limit": None if a.limit == "all" else a.limit})), FLAGS)
+        data_root=a.data_root, finished_only=a.finished_only, keep_from=a.keep_from,
+        **({} if a.limit is None else {"limit": None if a.limit == "all" else a.limit})), FLAGS)
 
 
 def cmd_experiment(a) -> int:

@@ -43,7 +43,8 @@ def gains(rows: list[dict], window: tuple[int, int]) -> dict:
         neg = ((get("likra", b) - get("sft", b)) - (get("likra", a) - get("sft", a))) / (b - a)
         neg0 = (get("base-likra", b) - get("base-likra", a)) / (b - a)
         per_seed.append({"seed": seed, "pos": pos, "neg": neg, "neg_only": neg0,
-                         "ratio": neg / pos if pos else float("nan"), "ratio_neg_only": neg0 / pos if pos else float("nan")})
+                         "ratio": neg / pos if pos else float("nan"),
+                         "ratio_neg_only": neg0 / pos if pos else float("nan")})
     out = {"window": list(window), "per_seed": per_seed}
     for key in ("pos", "neg", "neg_only", "ratio", "ratio_neg_only"):
         out[key] = dict(zip(("mean", "low", "high"), mean_interval([s[key] for s in per_seed])))

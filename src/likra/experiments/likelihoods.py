@@ -26,11 +26,13 @@ def rows_for(table: ScoreTable, seed: int) -> list[dict]:
     base_gold, base_wrong = mean_likelihoods(table, "base", None)
     for head in ("pos", "neg"):
         rows.append({"seed": seed, "head": head, "examples": 0, "answer": "correct", "loglik": base_gold})
-        rows.append({"seed": seed, "head": head, "examples": 0, "answer": "most likely incorrect", "loglik": base_wrong})
+        rows.append({"seed": seed, "head": head, "examples": 0, "answer": "most likely incorrect",
+                     "loglik": base_wrong})
         for cp in table.checkpoints:
             gold, wrong = mean_likelihoods(table, head, cp)
             rows.append({"seed": seed, "head": head, "examples": int(cp), "answer": "correct", "loglik": gold})
-            rows.append({"seed": seed, "head": head, "examples": int(cp), "answer": "most likely incorrect", "loglik": wrong})
+            rows.append({"seed": seed, "head": head, "examples": int(cp), "answer": "most likely incorrect",
+                         "loglik": wrong})
     return rows
 
 
@@ -46,7 +48,8 @@ def run(s: Session) -> dict:
 
 
 def plot(summary: list[dict], s: Session) -> None:
-    fig, axes = panels(2, f"{short(s.cfg.model)}: per-character log-likelihood on {s.cfg.eval_benchmark} {s.cfg.eval_split} "
+    fig, axes = panels(2, f"{short(s.cfg.model)}: per-character log-likelihood on "
+                          f"{s.cfg.eval_benchmark} {s.cfg.eval_split} "
                           f"along training ({band_label(summary)}; 0 examples = base model at x=1/2)")
     for ax, head in zip(axes, ("pos", "neg")):
         for answer, colour in (("correct", "#2ca02c"), ("most likely incorrect", "#d62728")):

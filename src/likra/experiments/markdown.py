@@ -191,7 +191,8 @@ COMPARE = {
                           (("SFT", {"method": "SFT"}), ("Likra", {"method": "Likra"}))),
     "negatives": Compare("negatives", lambda r: {"kind": r["kind"], "rule": r["rule"]} if r["rule"] in ("likra", "sft")
                          else None, lambda r: "SFT" if r["kind"] == "sft" else f"Likra, {r['kind']}",
-                         (("SFT", {"kind": "sft", "rule": "sft"}), ("near-miss", {"kind": "near-miss", "rule": "likra"}))),
+                         (("SFT", {"kind": "sft", "rule": "sft"}),
+                          ("near-miss", {"kind": "near-miss", "rule": "likra"}))),
 }
 WHOLE: dict[tuple[str, str], Callable[[dict], str]] = {
     ("objectives", "steps"): steps_table,

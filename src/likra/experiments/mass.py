@@ -11,7 +11,7 @@ import random
 from likra.data.negatives import borrowed_answer
 from likra.data.questions import Question
 from likra.experiments.plots import draw_band, panels, save, band_label
-from likra.experiments.session import BASE_CACHE, Session, log, short
+from likra.experiments.session import BASE_CACHE, Session, short
 from likra.scoring.rules import choice_scores
 from likra.scoring.table import ScoreTable
 

@@ -68,7 +68,8 @@ def run(s: Session) -> dict:
                     neg_table = curve_table if kind == "near-miss" else s.evaluate(s.train(seed, kind))
                     rows += rows_for(paired(curve_table, neg_table), seed, kind, s.cfg.norm, outcomes)
                     if ends := final_pair(curve_table, neg_table):
-                        ends_early.append({"seed": seed, "kind": kind, "neg_examples": int(ends[0]), "at": int(ends[1])})
+                        ends_early.append({"seed": seed, "kind": kind, "neg_examples": int(ends[0]),
+                                           "at": int(ends[1])})
                         log(f"negatives: {kind} seed {seed}: the negative head ends at {ends[0]} examples; its final "
                             f"checkpoint pairs with the positive head's, at {ends[1]}")
     extra = {"questions": outcomes.record(), "ends_early": ends_early}
@@ -76,7 +77,8 @@ def run(s: Session) -> dict:
     record = s.write("negatives", rows, summary, extra)
     s.draw(plot, summary)
     final = max(r["examples"] for r in summary)
-    for r in sorted((r for r in summary if r["examples"] == final and r["rule"] in ("likra", "sft")), key=lambda r: -r["mean"]):
+    for r in sorted((r for r in summary if r["examples"] == final and r["rule"] in ("likra", "sft")),
+                    key=lambda r: -r["mean"]):
         log(f"negatives: {r['kind']:<10} at {final} examples: {format_interval(r['mean'], r['low'], r['high'])}")
     return record
 

@@ -53,7 +53,8 @@ def run(s: Session) -> dict:
         log(f"objectives: {r['method']:<20} at {final} examples: {format_interval(r['mean'], r['low'], r['high'])}")
     for st in record["steps"]:
         a, b = st["largest_jump"]
-        critical = f"; {WINDOW[0]}->{WINDOW[1]}: {format_interval(*st['critical'].values())}" if "critical" in st else ""
+        critical = (f"; {WINDOW[0]}->{WINDOW[1]}: {format_interval(*st['critical'].values())}"
+                    if "critical" in st else "")
         log(f"objectives: {st['method']:<20} largest rise {a}->{b}: {format_interval(*st['jump'].values())}{critical}")
     return record
 
@@ -105,7 +106,8 @@ def rise(rows: list[dict], method: str, window: tuple[int, int]) -> dict:
     """Accuracy at window[1] minus at window[0], per seed; mean and 95% interval across seeds."""
     acc = {(r["seed"], r["examples"]): r["accuracy"] for r in rows if r["method"] == method}
     a, b = window
-    diffs = [acc[(seed, b)] - acc[(seed, a)] for seed in sorted({k[0] for k in acc}) if (seed, a) in acc and (seed, b) in acc]
+    diffs = [acc[(seed, b)] - acc[(seed, a)] for seed in sorted({k[0] for k in acc})
+             if (seed, a) in acc and (seed, b) in acc]
     return dict(zip(("mean", "low", "high"), mean_interval(diffs)))
 
 

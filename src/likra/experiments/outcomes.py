@@ -63,7 +63,8 @@ def combination_matrix(record: dict, terms: list[tuple[float, int, dict]]) -> li
             for s in seeds] or None
 
 
-def rise_matrix(record: dict, window: tuple[int, int], sel: dict, minus: dict | None = None) -> list[list[float]] | None:
+def rise_matrix(record: dict, window: tuple[int, int], sel: dict,
+                minus: dict | None = None) -> list[list[float]] | None:
     """Seeds x questions: the rise per added example over `window` (a -> b examples) of the outcome of
     the entries `sel` selects, less that of `minus`'s (e.g. Likra's rise beyond SFT's: claim (b)'s g-)."""
     a, b = window

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Sequence
 
 COLOURS = {"base": "#7f7f7f", "sft": "#1f77b4", "likra": "#d62728", "base-likra": "#ff7f0e", "neg": "#2ca02c"}
-LABELS = {"base": "base", "sft": "SFT (positive head)", "likra": "Likra (L+ - w L-)", "base-likra": "Base-Likra (base - w L-)"}
+LABELS = {"base": "base", "sft": "SFT (positive head)", "likra": "Likra (L+ - w L-)",
+          "base-likra": "Base-Likra (base - w L-)"}
 
 
 def _figure(title: str, xlabel: str, ylabel: str, log2_x: bool):

@@ -203,7 +203,8 @@ def require_finished(run: Path, heads: tuple[str, ...]) -> None:
         except (OSError, ValueError):
             raise NotFinished(f"{run}: the {head} head has not started training") from None
         if not state.get("finished"):
-            raise NotFinished(f"{run}: the {head} head is trained on {state.get('examples_seen')} examples, not finished")
+            raise NotFinished(f"{run}: the {head} head is trained on {state.get('examples_seen')} examples, "
+                              "not finished")
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:

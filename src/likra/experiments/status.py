@@ -33,7 +33,8 @@ def head_status(run: Path, head: str, total: int | None) -> str:
         return f"{head} {state['examples_seen']}{of}"
     cfg = state.get("config") or {}
     lock = lock_path(run / head)
-    left = training_left(run / head, state["examples_seen"], total, cfg.get("state_every", 20) * cfg.get("batch_size", 32),
+    left = training_left(run / head, state["examples_seen"], total,
+                         cfg.get("state_every", 20) * cfg.get("batch_size", 32),
                          pace=state.get("pace"), lock=lock)
     who = holder(lock) or {}
     pid = f"; pid {who['pid']}" if who.get("pid") else ""  # the process to stop, if it must be
@@ -97,7 +98,8 @@ def eval_status(folder: Path, stem: str = "scores", done: str = "results.json") 
     return f"{passes}/{total} passes" + time_left(saved_at, (total - passes) / heads, lock=lock)
 
 
-def time_left(saved_at: list[float], checkpoints_left: float, now: float | None = None, lock: Path | None = None) -> str:
+def time_left(saved_at: list[float], checkpoints_left: float, now: float | None = None,
+              lock: Path | None = None) -> str:
     """', about N min left' from the times the running scorer saved its last checkpoint passes (each
     checkpoint's heads score in one pass), and how long ago the last one was saved: a stopped job's
     estimate is stale, and that says so (`lock`: see `stopped`)."""
@@ -111,7 +113,8 @@ def time_left(saved_at: list[float], checkpoints_left: float, now: float | None 
         return f", stopped: last pass saved {ago / 60:.0f} min ago{takes}; rerun its command to resume"
     if per is None:
         return ""
-    return f", about {per * checkpoints_left / 60:.0f} min left at {per / 60:.1f} min a pass (last saved {ago / 60:.0f} min ago)"
+    return (f", about {per * checkpoints_left / 60:.0f} min left at {per / 60:.1f} min a pass "
+            f"(last saved {ago / 60:.0f} min ago)")
 
 
 def run_line(run: Path, root: Path) -> str:
@@ -123,11 +126,13 @@ def run_line(run: Path, root: Path) -> str:
     if any((run / "eval").glob("mass-scores*")):  # the mass experiment's table of the same run
         scored.append(f"mass {eval_status(run / 'eval', 'mass-scores', 'mass-scores.json')}")
     scored = ", ".join(scored) or "not evaluated"
-    return f"  {str(run.relative_to(root)):<40} " + ", ".join(head_status(run, h, total) for h in heads) + f"; eval {scored}"
+    return (f"  {str(run.relative_to(root)):<40} " + ", ".join(head_status(run, h, total) for h in heads)
+            + f"; eval {scored}")
 
 
 def runs(root: Path) -> list[Path]:
-    found = [p for pattern in ("seed-*", "negatives/*/seed-*", "objectives/*/seed-*") for p in sorted(root.glob(pattern))]
+    found = [p for pattern in ("seed-*", "negatives/*/seed-*", "objectives/*/seed-*")
+             for p in sorted(root.glob(pattern))]
     return [p for p in found if p.is_dir()]
 
 

@@ -70,8 +70,10 @@ def plot(rows: list[dict], s: Session) -> None:
     for k, rule in enumerate(RULES):
         xs = [i + (k - (len(RULES) - 1) / 2) * width for i in range(len(rows))]
         means = [r.get(rule, math.nan) for r in rows]
-        err = [[max(0.0, m - (r.get(f"{rule}_low") if r.get(f"{rule}_low") is not None else m)) for m, r in zip(means, rows)],
-               [max(0.0, (r.get(f"{rule}_high") if r.get(f"{rule}_high") is not None else m) - m) for m, r in zip(means, rows)]]
+        err = [[max(0.0, m - (r.get(f"{rule}_low") if r.get(f"{rule}_low") is not None else m))
+                for m, r in zip(means, rows)],
+               [max(0.0, (r.get(f"{rule}_high") if r.get(f"{rule}_high") is not None else m) - m)
+                for m, r in zip(means, rows)]]
         ax.bar(xs, means, width, yerr=err, color=COLOURS[rule], label=LABELS[rule], capsize=2)
     ax.set_xticks(range(len(rows)), [r["setting"] for r in rows], fontsize=8)
     ax.set_ylim(0, 1)

@@ -21,7 +21,8 @@ def checkpoints_for(table: ScoreTable, at: tuple[int, ...]) -> list[str]:
     if missing:
         from likra.errors import ConfigError
 
-        raise ConfigError(f"experiment.at: no checkpoint at {missing} in the runs; they have {have}", field="experiment.at")
+        raise ConfigError(f"experiment.at: no checkpoint at {missing} in the runs; they have {have}",
+                          field="experiment.at")
     return list(dict.fromkeys(wanted))
 
 
@@ -44,7 +45,8 @@ def peaks(rows: list[dict]) -> list[dict]:
             mine = [r for r in rows if (r["rule"], r["examples"], r["seed"]) == (rule, examples, seed)]
             best.append(max(mine, key=lambda r: (r["accuracy"], -r["weight"]))["weight"])
         mean, low, high = mean_interval(best)
-        out.append({"rule": rule, "examples": examples, "best_w_per_seed": best, "mean": mean, "low": low, "high": high})
+        out.append({"rule": rule, "examples": examples, "best_w_per_seed": best, "mean": mean, "low": low,
+                    "high": high})
     return out
 
 
@@ -70,7 +72,8 @@ def run(s: Session) -> dict:
     record = s.write("weights", rows, summary, {"peak_weight": best, **extra})
     s.draw(plot, summary)
     for p in best:
-        log(f"weights: {p['rule']} at {p['examples']} examples peaks at w = {p['mean']:.2f} (per seed {p['best_w_per_seed']})")
+        log(f"weights: {p['rule']} at {p['examples']} examples peaks at w = {p['mean']:.2f} "
+            f"(per seed {p['best_w_per_seed']})")
     return record
 
 

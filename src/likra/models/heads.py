@@ -226,7 +226,8 @@ def load_head(model, head: str, folder: str | Path, base_identity: dict | None =
     expected = {n for n, _ in model.named_parameters() if "lora_" in n and f".{head}." in n}
     if wrong or len(state) != len(expected):
         raise ArtifactError(f"weights do not fit this model's adapter layout ({len(state)} tensors for "
-                            f"{len(expected)} adapter weights{'; e.g. ' + wrong[0] if wrong else ''})", path=str(weights))
+                            f"{len(expected)} adapter weights{'; e.g. ' + wrong[0] if wrong else ''})",
+                            path=str(weights))
     return meta
 
 
@@ -238,8 +239,10 @@ def _check_shape(folder: Path, current: LoraConfig) -> None:
             raise ArtifactError(f"{key} is {saved.get(key)!r}, but the run's heads have {getattr(current, key)!r}",
                                 path=str(folder / CONFIG_FILE))
     targets = saved.get("target_modules")
-    if not isinstance(targets, (list, str)) or (isinstance(targets, list) and set(targets) != set(current.target_modules)):
-        raise ArtifactError(f"target_modules is {targets!r}, but the run's heads adapt {sorted(current.target_modules)}",
+    if not isinstance(targets, (list, str)) or (isinstance(targets, list)
+                                                and set(targets) != set(current.target_modules)):
+        raise ArtifactError(f"target_modules is {targets!r}, "
+                            f"but the run's heads adapt {sorted(current.target_modules)}",
                             path=str(folder / CONFIG_FILE))
 
 

@@ -69,7 +69,8 @@ class LoadedModel:
     def scores_identity(self) -> dict:
         """The part of `identity` that decides its scores (not the device or the load time): what a
         saved score is reused under only when it is equal."""
-        return {k: self.identity.get(k) for k in ("spec", "path", "sha256", "model_type", "n_params", "dtype", "add_bos")}
+        return {k: self.identity.get(k)
+                for k in ("spec", "path", "sha256", "model_type", "n_params", "dtype", "add_bos")}
 
 
 @dataclass

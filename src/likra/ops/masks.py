@@ -38,7 +38,8 @@ def model_masks(config, segment: torch.Tensor, position_ids: torch.Tensor, dtype
         allowed = segment_mask(segment, position_ids, window)
         if use_bool:
             return allowed
-        return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill(~allowed, torch.finfo(dtype).min)
+        return torch.zeros(allowed.shape, dtype=dtype,
+                           device=allowed.device).masked_fill(~allowed, torch.finfo(dtype).min)
 
     layer_types = sorted(set(getattr(config, "layer_types", None) or []))
     if not layer_types:

@@ -170,7 +170,8 @@ class ScoringEngine:
         mine = questions[lo:hi]
         pairs = [tuple(q.requests()) for q in mine]
         per_group = self._score_groups(pairs, [f"question {q.id}" for q in mine], heads, desc)
-        rows = [row for q, scores in zip(mine, per_group) for h in heads for row in self._rows(q, h, checkpoint, scores[h])]
+        rows = [row for q, scores in zip(mine, per_group) for h in heads
+                for row in self._rows(q, h, checkpoint, scores[h])]
         table = ScoreTable()
         for part in distributed.gather(rows):  # shares in rank order: the single-process table's order
             table.extend(part)
@@ -192,7 +193,8 @@ class ScoringEngine:
                                              disable=not (self.config.progress and distributed.is_main())) as bar:
                 long = [p for p in packed if p.trunk_len and p.trunk_len >= self.config.cache_prefix_from]
                 short = [p for p in packed if not (p.trunk_len and p.trunk_len >= self.config.cache_prefix_from)]
-                work = [(self._run_cached, [p]) for p in long] + [(self._run_batch, b) for b in self._batches(short, len(heads))]
+                work = ([(self._run_cached, [p]) for p in long]
+                        + [(self._run_batch, b) for b in self._batches(short, len(heads))])
                 for run, batch in work:
                     for p, h, per_choice in run(batch, heads):
                         out[p.index][h] = [RequestScore(lp, n, bool(g)) for lp, n, g in per_choice]
@@ -300,17 +302,20 @@ class ScoringEngine:
         last = self.max_length - 1 if self.max_length is not None else trunk + width  # see _pack_encoded
         pos = [[min(j, last) for j in range(trunk, trunk + width)]] * (n_heads * n_choices)
         with self._adapters([n for n in names for _ in range(n_choices)]):
-            out = self.decoder(input_ids=torch.tensor(ids, device=device), attention_mask=torch.tensor(mask, device=device),
-                               position_ids=torch.tensor(pos, device=device), use_cache=False, **{self._cache_kwarg: cache})
+            out = self.decoder(input_ids=torch.tensor(ids, device=device),
+                               attention_mask=torch.tensor(mask, device=device),
+                               position_ids=torch.tensor(pos, device=device), use_cache=False,
+                               **{self._cache_kwarg: cache})
         branch_hidden = last_hidden(out)
         rows, owners, tgts = [], [], []
         for hi in range(n_heads):
             for c, pairs in enumerate(p.targets):
                 for col, tok in pairs:
-                    rows.append(trunk_hidden[hi, col] if col < trunk else branch_hidden[hi * n_choices + c, col - starts[c]])
+                    rows.append(trunk_hidden[hi, col] if col < trunk
+                                else branch_hidden[hi * n_choices + c, col - starts[c]])
                     owners.append((0, hi, c)), tgts.append(tok)
-        lp, greedy = selected_log_probs(self.lm_head, self.softcap, torch.stack(rows), torch.tensor(tgts, device=device),
-                                       self.config.lm_head_chunk)
+        lp, greedy = selected_log_probs(self.lm_head, self.softcap, torch.stack(rows),
+                                        torch.tensor(tgts, device=device), self.config.lm_head_chunk)
         return self._sum_per_choice(batch, heads, owners, lp.tolist(), greedy.tolist())
 
     def _run_batch(self, batch: list[PackedQuestion], heads: Sequence[str]):

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from likra.scoring.validate import BASE_CHECKPOINT
 
 if TYPE_CHECKING:
     from likra.scoring.table import ScoreRow, ScoreTable

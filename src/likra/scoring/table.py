@@ -190,7 +190,8 @@ class ScoreTable:
 
     def select(self, head: str, checkpoint: str | None = None) -> list[ScoreRow]:
         """Rows of one head; base rows ignore `checkpoint`."""
-        return [r for r in self.rows if r.head == head and (head == "base" or checkpoint is None or r.checkpoint == checkpoint)]
+        return [r for r in self.rows
+                if r.head == head and (head == "base" or checkpoint is None or r.checkpoint == checkpoint)]
 
     def save(self, path: str | Path) -> None:
         buf = io.StringIO()

@@ -23,8 +23,8 @@ from likra.config import TrainConfig
 from likra.data.negatives import TrainingPair
 from likra.errors import ArtifactError, DataError, RunStateError
 from likra.models.heads import HeadMeta, head_parameters, make_trainable, save_head
-from likra.training.batching import (answer_loss, answer_token_logps, batch_schedule, example_order, is_checkpoint, packed,
-                            padded)
+from likra.training.batching import (answer_loss, answer_token_logps, batch_schedule, example_order, is_checkpoint,
+                                     packed, padded)
 from likra import distributed
 from likra.io_utils import atomic_write_json
 from likra.ops.tokenize import encode_pair
@@ -116,7 +116,8 @@ class HeadTrainer:
             return nullcontext()
         return hold(lock_path(self.out_dir), f"training head {self.head}")
 
-    def _train(self, pairs, opt, params, order, sizes, fingerprint: str, resume: bool, max_steps: int | None) -> TrainResult:
+    def _train(self, pairs, opt, params, order, sizes, fingerprint: str, resume: bool,
+               max_steps: int | None) -> TrainResult:
         result = TrainResult(self.head, 0, 0, False)
         if resume:
             self._restore(opt, fingerprint, result)
@@ -136,7 +137,8 @@ class HeadTrainer:
             for size in sizes[result.steps:]:
                 if max_steps is not None and result.steps >= max_steps:
                     break
-                loss = self._step(opt, params, [pairs[i] for i in order[result.examples_seen:result.examples_seen + size]])
+                loss = self._step(opt, params,
+                                  [pairs[i] for i in order[result.examples_seen:result.examples_seen + size]])
                 result.steps += 1
                 result.steps_now += 1
                 result.examples_seen += size
@@ -221,8 +223,8 @@ class HeadTrainer:
                   str(tmp / "weights.safetensors"))
         torch.save({"optimizer": opt.state_dict(), "rng": torch.get_rng_state()}, tmp / "optimizer.pt")
         self._pace = (self._pace + [(result.examples_seen, time.time())])[-PACE_KEPT:]
-        atomic_write_json(tmp / "state.json", {"fingerprint": fingerprint, "config": asdict(self.config), **asdict(result),
-                                               "pace": self._pace})
+        atomic_write_json(tmp / "state.json", {"fingerprint": fingerprint, "config": asdict(self.config),
+                                               **asdict(result), "pace": self._pace})
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
 
