@@ -130,3 +130,20 @@ def test_training_pace_comes_from_the_running_process_saves_when_the_state_has_t
     pace = [[256, 9000.0], [296, 9080.0], [336, 9160.0]]  # since the resume: 2 s an example
     assert (training_left(head, 336, 1024, pace=pace, now=9400.0 + 60)
             == "training; about 23 min left, state saved 1 min ago")
+
+
+def test_mining_status_says_how_long_is_left_and_when_it_stopped(tmp_path):
+    import os
+
+    from likra.experiments.status import mining_status
+
+    journal = tmp_path / "seed-1.samples.partial"
+    put(journal, json.dumps({"kind": "likra-sample-journal", "fingerprint": "f", "total": 100, "batch_size": 10,
+                             "started_at": 1000.0, "started_with": 20}) + "\n" + '["a"]\n' * 40)
+    os.utime(journal, (1600, 1600))  # 20 questions in 600 s since this process started: 30 s each
+    assert mining_status(journal, now=1660) == "40/100 questions sampled (about 30 min left, saved 1 min ago)"
+    # no batch (10 questions, 300 s) for 3 x 300 s + 10 min: stopped
+    assert mining_status(journal, now=1600 + 1501) == ("40/100 questions sampled (stopped: saved 25 min ago; "
+                                                        "rerun its command to resume)")
+    put(journal, '{"kind": "likra-sample-journal", "fingerprint": "f"}\n["a"]\n')  # a journal of before the counts
+    assert mining_status(journal) == "1 questions sampled so far"

@@ -162,3 +162,27 @@ def test_cut_off_sampling_resumes_with_the_samples_of_an_uninterrupted_run(loade
     resampled = sample_raw(loaded, questions, other, journal=journal)
     assert len(calls) == 3 and "sampling again" in capsys.readouterr().err  # the likra logger: stderr
     assert resampled == sample_raw(loaded, questions, other)
+
+
+def test_the_journal_says_how_far_sampling_is_and_at_what_pace(tmp_path):
+    import json
+    import os
+
+    from likra.mining.journal import SampleJournal, progress
+
+    path = tmp_path / "seed-0.samples.partial"
+    first = SampleJournal(path, "f", batch_size=2, total=6)
+    assert first.done() == []
+    first.append([["a"], ["b"]])
+    header = json.loads(path.read_text().splitlines()[0])
+    assert (header["total"], header["batch_size"], header["started_with"]) == (6, 2, 0)
+    # a second process resumes after the first's batch: its pace counts only what it samples itself
+    second = SampleJournal(path, "f", batch_size=2, total=6)
+    assert second.done() == [["a"], ["b"]]
+    second.append([["c"], ["d"]])
+    started = json.loads(path.read_text().splitlines()[0])["started_at"]
+    os.utime(path, (started + 60, started + 60))  # its one batch of 2 took 60 s
+    p = progress(path, now=started + 90)
+    assert (p.sampled, p.total, p.batch_size) == (4, 6, 2)
+    assert p.per_question_s == pytest.approx(30) and p.left_s() == pytest.approx(60)
+    assert p.saved_ago_s == pytest.approx(30)

@@ -81,6 +81,23 @@ def training_left(head_dir: Path, seen: int, total: int | None, between: int = 6
     return f"training; about {per * (total - seen) / 60:.0f} min left, state saved {ago / 60:.0f} min ago"
 
 
+def mining_status(journal: Path, now: float | None = None) -> str:
+    """'N/T questions sampled (about M min left, saved K min ago)' from a sampling journal (likra/mining/
+    journal.py); 'stopped' where no batch has come for three times as long as one should take (mining
+    holds no lock of its own); 'N questions sampled so far' from a journal that predates the header's counts."""
+    from likra.mining.journal import progress
+
+    p = progress(journal, now)
+    if p.total is None:
+        return f"{p.sampled} questions sampled so far"
+    done = f"{p.sampled}/{p.total} questions sampled"
+    ago = f"saved {p.saved_ago_s / 60:.0f} min ago"
+    if stopped(p.saved_ago_s, p.per_question_s * p.batch_size if p.per_question_s else float("inf")):
+        return f"{done} (stopped: {ago}; rerun its command to resume)"
+    left = p.left_s()
+    return f"{done} (about {left / 60:.0f} min left, {ago})" if left is not None else f"{done} ({ago})"
+
+
 def eval_status(folder: Path, stem: str = "scores", done: str = "results.json") -> str:
     """'done', 'P/T passes' from a partial table (STEM.partial.csv and its record), or 'not started'."""
     if (folder / done).exists():
@@ -153,8 +170,7 @@ def report(root: Path) -> str:
     if mined:
         lines.append("mined negatives: " + ", ".join(p.name for p in mined))
     for journal in sorted((root / "negatives" / "mined").glob("seed-*.samples.partial")):  # mining under way
-        sampled = max(0, len(journal.read_text(encoding="utf-8").splitlines()) - 1)  # after the header line
-        lines.append(f"mining {journal.name.split('.')[0]}: {sampled} questions sampled so far")
+        lines.append(f"mining {journal.name.split('.')[0]}: {mining_status(journal)}")
     lines.append("records:")
     lines += [record_line(p) for p in sorted(root.glob("*.json"))] or ["  none"]
     return "\n".join(lines) + "\n"

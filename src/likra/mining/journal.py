@@ -2,10 +2,12 @@
 
 Mining a thousand questions on a CPU takes an hour; without this a stop loses all of it. The journal
 is JSONL: a header line with the fingerprint of what is being sampled (the prompts, the sampling
-config, the model's identity), then one line per question with its raw samples. A rerun with the same
-fingerprint continues after the last whole batch; each batch has its own seed (generation.py), so
-the resumed samples are exactly those of an uninterrupted run. A different fingerprint, or a damaged
-header, starts over (said in a warning): samples of other prompts or another model are never reused.
+config, the model's identity), the number of questions and of questions a batch, and when this
+process started and with how many already sampled (so `likra experiment status` can say how long is
+left), then one line per question with its raw samples. A rerun with the same fingerprint continues
+after the last whole batch; each batch has its own seed (generation.py), so the resumed samples are
+exactly those of an uninterrupted run. A different fingerprint, or a damaged header, starts over (said
+in a warning): samples of other prompts or another model are never reused.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -40,8 +44,8 @@ class SampleJournal:
             self._rewrite([])
             return []
         keep = len(saved) if len(saved) == self.total else len(saved) // self.batch_size * self.batch_size
-        if keep != len(saved) or damaged:
-            self._rewrite(saved[:keep])  # drop a batch cut off mid-write, so appends continue cleanly
+        # rewritten each start: drops a batch cut off mid-write, so appends continue cleanly, and dates the start
+        self._rewrite(saved[:keep])
         if keep:
             _logger.info(f"resuming sampling: {keep} of {self.total} questions already sampled in {self.path}")
         return saved[:keep]
@@ -86,5 +90,42 @@ class SampleJournal:
         from likra.io_utils import atomic_write_text
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        header = json.dumps({"kind": KIND, "fingerprint": self.fingerprint})
+        header = json.dumps({"kind": KIND, "fingerprint": self.fingerprint, "total": self.total,
+                             "batch_size": self.batch_size, "started_at": time.time(), "started_with": len(samples)})
         atomic_write_text(self.path, header + "\n" + "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in samples))
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a journal's sampling is, read from its file alone (no model): for `likra experiment status`."""
+    sampled: int
+    """questions sampled so far"""
+    total: int | None
+    """questions to sample (None in a journal written before likra saved it)"""
+    saved_ago_s: float
+    """seconds since the last batch was saved"""
+    per_question_s: float | None
+    """seconds per question of the process that writes it, since it started (None before its first batch)"""
+    batch_size: int
+    """questions saved at once"""
+
+    def left_s(self) -> float | None:
+        if self.total is None or self.per_question_s is None:
+            return None
+        return self.per_question_s * max(self.total - self.sampled, 0)
+
+
+def progress(path: str | Path, now: float | None = None) -> Progress:
+    path = Path(path)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    try:
+        header = json.loads(lines[0]) if lines else {}
+    except ValueError:
+        header = {}
+    header = header if isinstance(header, dict) else {}
+    sampled, mtime = max(0, len(lines) - 1), path.stat().st_mtime
+    done_here = sampled - header.get("started_with", sampled)
+    start = header.get("started_at")
+    pace = (mtime - start) / done_here if start is not None and done_here > 0 else None
+    return Progress(sampled, header.get("total"), (now if now is not None else time.time()) - mtime, pace,
+                    header.get("batch_size", 1))
