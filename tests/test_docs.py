@@ -216,3 +216,36 @@ def test_results_verification_tables_are_the_committed_reports(folder):
     text = RESULTS.read_text(encoding="utf-8").replace("**", "")
     assert f"results/{folder}/" in text
     assert "\n".join(rows) in text
+
+
+def _mined(folder):
+    """The committed kinds record's mined row at the end, against SFT and near-miss, as RESULTS and the
+    README print them."""
+    import json
+
+    from likra.experiments.claims import difference
+
+    neg = json.loads((folder / "negatives.json").read_text())
+    end = next(r for r in neg["summary"] if r["kind"] == "mined" and r["rule"] == "likra" and r["examples"] == 1024)
+    sft = difference(neg, 1024, {"kind": "mined", "rule": "likra"}, {"rule": "sft"})
+    near = difference(neg, 1024, {"kind": "mined", "rule": "likra"}, {"kind": "near-miss", "rule": "likra"})
+    return neg, end, sft, near
+
+
+def test_results_and_readme_mined_sentences_are_the_committed_records():
+    import json
+
+    folder = RESULTS.parent / "results" / "smollm2-arc-1024"
+    neg, end, ((m, slo, shi), (_, lo, hi), _), (_, (n, nlo, nhi), _) = _mined(folder)
+    results = " ".join(RESULTS.read_text(encoding="utf-8").split())
+    readme = " ".join(README.split())
+    assert end["seeds"] == 3 and "## Negatives mined from the model's own answers (issue 15; seeds 0-2)" in results
+    assert (f"then {end['mean']:.3f} [{end['low']:.3f}, {end['high']:.3f}] at the end, level with SFT ({m:.3f} "
+            f"[{slo:.3f}, {shi:.3f}] across seeds, [{lo:.3f}, {hi:.3f}] with questions") in results
+    assert f"below curated near-misses ({n:.3f}, [{nlo:.3f}, {nhi:.3f}] with questions)" in results
+    assert (f"reaches {end['mean']:.3f} at 1024, level with SFT ({m:.3f}, [{lo:.3f}, {hi:.3f}] with questions, "
+            f"three seeds) and below curated near-misses ({n:.3f}, [{nlo:.3f}, {nhi:.3f}])") in readme
+    for seed in neg["seeds"]:  # the mining table: each seed's report
+        r = json.loads((folder / "mined" / f"seed-{seed}.report.json").read_text())
+        assert (f"| {seed} | {r['with_negatives']} of {r['questions']} | {r['generations']} | {r['correct']} | "
+                f"{r['wrong']} | {r['unjudged']} |") in results
