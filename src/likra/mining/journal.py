@@ -66,10 +66,7 @@ class SampleJournal:
         if not self.path.exists():
             return None, False
         lines = self.path.read_text(encoding="utf-8").splitlines()
-        try:
-            header = json.loads(lines[0]) if lines else {}
-        except ValueError:
-            header = {}
+        header = _header(lines)
         if header.get("kind") != KIND or header.get("fingerprint") != self.fingerprint:
             _logger.warning(f"{self.path}: saved samples are of other prompts, settings or model; sampling again")
             return None, False
@@ -95,6 +92,15 @@ class SampleJournal:
         atomic_write_text(self.path, header + "\n" + "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in samples))
 
 
+def _header(lines: Sequence[str]) -> dict:
+    """The journal's header line as a dict; empty when it is missing or damaged."""
+    try:
+        header = json.loads(lines[0]) if lines else {}
+    except ValueError:
+        return {}
+    return header if isinstance(header, dict) else {}
+
+
 @dataclass(frozen=True)
 class Progress:
     """How far a journal's sampling is, read from its file alone (no model): for `likra experiment status`."""
@@ -118,11 +124,7 @@ class Progress:
 def progress(path: str | Path, now: float | None = None) -> Progress:
     path = Path(path)
     lines = path.read_text(encoding="utf-8").splitlines()
-    try:
-        header = json.loads(lines[0]) if lines else {}
-    except ValueError:
-        header = {}
-    header = header if isinstance(header, dict) else {}
+    header = _header(lines)
     sampled, mtime = max(0, len(lines) - 1), path.stat().st_mtime
     done_here = sampled - header.get("started_with", sampled)
     start = header.get("started_at")
