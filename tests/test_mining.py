@@ -276,6 +276,7 @@ def test_mined_arc_questions_train_a_negative_head(model_dir, monkeypatch, tmp_p
     assert (tmp_path / "run" / "neg").is_dir()
 
 
+@needs_data  # the leak check reads the ARC-Challenge test set
 def test_train_cli_takes_mined_negatives(model_dir, tmp_path):
     """`likra train --negatives mined` on a user file whose rows carry their own negatives (no choices)."""
     import json
