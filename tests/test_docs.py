@@ -249,3 +249,39 @@ def test_results_and_readme_mined_sentences_are_the_committed_records():
         r = json.loads((folder / "mined" / f"seed-{seed}.report.json").read_text())
         assert (f"| {seed} | {r['with_negatives']} of {r['questions']} | {r['generations']} | {r['correct']} | "
                 f"{r['wrong']} | {r['unjudged']} |") in results
+
+
+def _listed(values: list[str]) -> str:
+    """'a and b', 'a, b and c': how RESULTS lists one figure per seed."""
+    return values[0] if len(values) == 1 else f"{', '.join(values[:-1])} and {values[-1]}"
+
+
+def test_results_full_set_kinds_bullets_are_the_committed_record():
+    """The hand-written bullets on the full set's kinds of negatives quote the committed record: each
+    kind's mean and per-seed accuracy at the end, and the differences with their intervals."""
+    import json
+
+    from likra.experiments.claims import difference
+
+    rec = json.loads((RESULTS.parent / "results" / "curve-smollm2-arc" / "negatives.json").read_text())
+    end = max(r["examples"] for r in rec["rows"])
+    mean = {r["kind"]: r["mean"] for r in rec["summary"] if r["examples"] == end and r["rule"] == "likra"}
+    sft = next(r["mean"] for r in rec["summary"] if r["examples"] == end and r["rule"] == "sft")
+    per_seed = lambda kind: {r["seed"]: r["accuracy"] for r in rec["rows"]  # noqa: E731
+                             if r["examples"] == end and r["rule"] == "likra" and r["kind"] == kind}
+    quoted = lambda kind: f"{mean[kind]:.3f} ({_listed([f'{v:.3f}' for _, v in sorted(per_seed(kind).items())])})"  # noqa: E731,E501
+    results = " ".join(RESULTS.read_text(encoding="utf-8").split())
+    assert (f"At {end} examples near-miss reaches {quoted('near-miss')}, irrelevant {quoted('irrelevant')} and "
+            f"unrelated {quoted('unrelated')}, against SFT's {sft:.3f}.") in results
+    near, irr = per_seed("near-miss"), per_seed("irrelevant")
+    (m, _, _), (_, lo, hi), _ = difference(rec, end, {"kind": "near-miss"}, {"kind": "irrelevant"}, rule="likra")
+    each = _listed([f"{near[s] - irr[s]:+.3f}" for s in sorted(irr)])
+    assert f"Near-miss - irrelevant is {m:+.3f} ({each}), [{lo:.3f}, {hi:.3f}] with questions." in results
+    (m, _, _), (_, lo, hi), _ = difference(rec, end, {"kind": "irrelevant"}, {"kind": "unrelated"}, rule="likra")
+    assert f"Irrelevant - unrelated is {m:+.3f}, [{lo:.3f}, {hi:.3f}] with questions." in results
+    for kind, words in (("hardest", "The hardest near-miss is no better than a random one, with the full set too"),
+                        ("easiest", "Nor is the easiest worse by a measurable margin:")):
+        _, (m, lo, hi), _ = difference(rec, end, {"kind": kind}, {"kind": "near-miss"}, rule="likra")
+        assert words in results and f"{m:+.3f}, [{lo:.3f}, {hi:.3f}] with questions" in results, kind
+    seeds = _listed([str(s) for s in sorted(per_seed("hardest"))])
+    assert f"The hardest near-miss is no better than a random one, with the full set too** (seeds {seeds})" in results
