@@ -38,3 +38,21 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
     assert target.read_text() == "old\n" and sorted(p.name for p in tmp_path.iterdir()) == ["scores.csv"]
     atomic_write_text(tmp_path / "new" / "folder" / "f.txt", "made")  # folders are made
     assert (tmp_path / "new" / "folder" / "f.txt").read_text() == "made"
+
+
+def test_library_versions_record_torchs_thread_count_where_torch_is_loaded():
+    """The thread count changes the order of sums and so the last digits of log-likelihoods: every record
+    names it beside the versions."""
+    import torch
+
+    from likra.io_utils import library_versions
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert library_versions()["torch_threads"] == "1"
+        torch.set_num_threads(2)
+        assert library_versions()["torch_threads"] == "2"
+    finally:
+        torch.set_num_threads(before)
+    assert library_versions()["torch"] != "not installed"

@@ -77,7 +77,9 @@ def read_json_object(path: str | os.PathLike, fix: str = "") -> dict:
 
 
 def library_versions() -> dict[str, str]:
-    """Versions of the libraries whose behaviour shapes the numbers."""
+    """Versions of the libraries whose behaviour shapes the numbers, and torch's CPU thread count where
+    torch is loaded: another count sums in another order, which moves log-likelihoods by ~5e-6 per
+    answer and can flip a near-tied question (1 and 2 threads, SmolLM2-135M on CPU)."""
     from importlib import metadata
 
     out = {"python": sys.version.split()[0], "platform": platform.platform()}
@@ -86,4 +88,6 @@ def library_versions() -> dict[str, str]:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             out[name] = "not installed"
+    if (torch := sys.modules.get("torch")) is not None:  # not imported for it: a report needs no torch
+        out["torch_threads"] = str(torch.get_num_threads())
     return out
