@@ -278,10 +278,23 @@ def test_results_full_set_kinds_bullets_are_the_committed_record():
     each = _listed([f"{near[s] - irr[s]:+.3f}" for s in sorted(irr)])
     assert f"Near-miss - irrelevant is {m:+.3f} ({each}), [{lo:.3f}, {hi:.3f}] with questions." in results
     (m, _, _), (_, lo, hi), _ = difference(rec, end, {"kind": "irrelevant"}, {"kind": "unrelated"}, rule="likra")
-    assert f"Irrelevant - unrelated is {m:+.3f}, [{lo:.3f}, {hi:.3f}] with questions." in results
+    assert f"Irrelevant - unrelated is {m:+.3f}, [{lo:.3f}, {hi:.3f}] with questions" in results
     for kind, words in (("hardest", "The hardest near-miss is no better than a random one, with the full set too"),
                         ("easiest", "Nor is the easiest worse by a measurable margin:")):
         _, (m, lo, hi), _ = difference(rec, end, {"kind": kind}, {"kind": "near-miss"}, rule="likra")
         assert words in results and f"{m:+.3f}, [{lo:.3f}, {hi:.3f}] with questions" in results, kind
     seeds = _listed([str(s) for s in sorted(per_seed("hardest"))])
     assert f"The hardest near-miss is no better than a random one, with the full set too** (seeds {seeds})" in results
+
+
+def test_readme_full_set_kinds_sentence_is_the_committed_record():
+    import json
+
+    from likra.experiments.claims import difference
+
+    rec = json.loads((RESULTS.parent / "results" / "curve-smollm2-arc" / "negatives.json").read_text())
+    _, (m, lo, hi), _ = difference(rec, 6604, {"kind": "near-miss"}, {"kind": "irrelevant"}, rule="likra")
+    seeds = {r["seed"] for r in rec["rows"] if r["kind"] == "irrelevant"}
+    readme = " ".join(README.split())
+    assert (f"near-miss negatives again teach more than irrelevant ones ({m:+.3f}, [{lo:.3f}, {hi:.3f}] with "
+            f"questions, {SEED_WORDS[len(seeds)]})") in readme
