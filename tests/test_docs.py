@@ -156,7 +156,7 @@ def test_readme_claim_f_sentence_is_the_committed_mass_record():
 
 def test_readme_full_set_claim_f_is_the_committed_mass_record():
     record, _, diff, both = _claim_f("curve-smollm2-arc")
-    seeds = " and ".join(str(s) for s in record["seeds"])
+    seeds = _listed([str(s) for s in sorted(record["seeds"])])  # "0 and 2", "0, 1 and 2"
     readme = " ".join(README.split())
     assert f"(claim f: {diff}, {both} with questions, seeds {seeds})" in readme
 
