@@ -31,6 +31,7 @@ def folder(tmp_path):
     put(dpo / "run.json", {"data": {"used": 8}})
     put(dpo / "pos" / "train_state" / "state.json", {"examples_seen": 8, "finished": True})
     put(dpo / "eval" / "arc_challenge-test" / "results.json", {})
+    put(out / "negatives" / "hardest" / "seed-0" / "base_choice_scores.json", {})  # ranked, no head yet
     put(out / "negatives" / "mined" / "seed-0.jsonl", "")
     put(out / "negatives" / "mined" / "seed-1.samples.partial", '{"kind": "x"}\n["a"]\n["b"]\n')
     put(out / "curve.json", {"experiment": "curve", "seeds": [0, 1], "config": {}})
@@ -47,6 +48,8 @@ def test_status_lists_runs_passes_and_records(tmp_path, capsys):
     assert " ".join(seed0[1:]) == "pos 8/8, neg 4/8 (training); eval arc_challenge-test 3/9 passes"
     dpo = next(line for line in lines if line[0] == "objectives/dpo/seed-1")
     assert " ".join(dpo[1:]) == "pos 8/8; eval arc_challenge-test done"
+    hardest = next(line for line in lines if line[0] == "negatives/hardest/seed-0")
+    assert " ".join(hardest[1:]) == "no head trained yet; eval not evaluated"
     assert ["mined", "negatives:", "seed-0.jsonl"] in lines
     assert ["mining", "seed-1:", "2", "questions", "sampled", "so", "far"] in lines
     assert next(line for line in lines if line[0] == "curve.json")[1:3] == ["seeds", "0,1"]

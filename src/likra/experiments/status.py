@@ -143,8 +143,9 @@ def run_line(run: Path, root: Path) -> str:
     if any((run / "eval").glob("mass-scores*")):  # the mass experiment's table of the same run
         scored.append(f"mass {eval_status(run / 'eval', 'mass-scores', 'mass-scores.json')}")
     scored = ", ".join(scored) or "not evaluated"
-    return (f"  {str(run.relative_to(root)):<40} " + ", ".join(head_status(run, h, total) for h in heads)
-            + f"; eval {scored}")
+    # a folder made before its first head: a hardest/easiest run keeps its base-model ranking there first
+    trained = ", ".join(head_status(run, h, total) for h in heads) or "no head trained yet"
+    return f"  {str(run.relative_to(root)):<40} {trained}; eval {scored}"
 
 
 def runs(root: Path) -> list[Path]:
