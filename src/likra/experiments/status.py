@@ -126,11 +126,12 @@ def time_left(saved_at: list[float], checkpoints_left: float, now: float | None 
     per = sorted(steps)[len(steps) // 2] if steps else None
     ago = (now if now is not None else time.time()) - saved_at[-1]
     if stopped(ago, per or float("inf"), lock):
-        takes = f" (a pass takes {per / 60:.1f} min)" if per else ""
+        takes = f" (a checkpoint takes {per / 60:.1f} min)" if per else ""
         return f", stopped: last pass saved {ago / 60:.0f} min ago{takes}; rerun its command to resume"
     if per is None:
         return ""
-    return (f", about {per * checkpoints_left / 60:.0f} min left at {per / 60:.1f} min a pass "
+    # per checkpoint, not per counted pass: a two-head table scores both heads of a checkpoint in one go
+    return (f", about {per * checkpoints_left / 60:.0f} min left at {per / 60:.1f} min a checkpoint "
             f"(last saved {ago / 60:.0f} min ago)")
 
 
