@@ -186,3 +186,29 @@ def test_light_commands_do_not_import_torch(args):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_seeds_easiest_run_reuses_its_hardest_runs_base_ranking_and_keeps_a_copy(model_dir, tmp_path, monkeypatch):
+    """Both near-miss variants of one seed rank the same questions by the same base model: the second run
+    reads the first's saved ranking (checked by its key) instead of scoring every question again."""
+    from likra.config import ExperimentConfig
+    from likra.experiments.session import Session
+
+    cfg = ExperimentConfig(model=str(model_dir), n_train=5, seeds=(3,), limit=4)
+    s = Session(cfg, tmp_path / "exp", progress=False)
+    hardest = s.train(3, "hardest")
+
+    def no_scoring(*a, **k):
+        raise AssertionError("scored the base model again although the seed's hardest run kept its ranking")
+
+    monkeypatch.setattr("likra.pipeline.base_choice_scores", no_scoring)
+    easiest = s.train(3, "easiest")
+    name = "base_choice_scores.json"
+    assert json.loads((easiest / name).read_text()) == json.loads((hardest / name).read_text())
+    assert json.loads((easiest / "run.json").read_text())["data"]["negative_strategy"] == "easiest"
+    # another seed's questions are another sample: its ranking is not reused from seed 3's runs
+    other = Session(cfg, tmp_path / "exp", progress=False)
+    (tmp_path / "exp" / "negatives" / "hardest" / "seed-4").mkdir(parents=True)
+    (tmp_path / "exp" / "negatives" / "hardest" / "seed-4" / name).write_text((hardest / name).read_text())
+    with pytest.raises(AssertionError, match="scored the base model again"):
+        other.train(4, "easiest")

@@ -95,20 +95,30 @@ BASE_SCORES_FILE = "base_choice_scores.json"
 """Where a hardest/easiest run keeps the base model's choice scores it ranked its near-misses by."""
 
 
-def cached_base_choice_scores(loaded, questions: list[Question], path: Path, progress: bool = True) -> dict:
+def cached_base_choice_scores(loaded, questions: list[Question], path: Path, progress: bool = True,
+                              also: tuple[Path, ...] = ()) -> dict:
     """base_choice_scores, kept beside the run: a resumed or rerun hardest/easiest run reads them back
-    instead of scoring every training question again. Reused only for the same model and questions."""
+    instead of scoring every training question again. Reused only for the same model and questions.
+    `also`: where sibling runs keep theirs (a seed's hardest and easiest runs rank the same questions):
+    one with the same key is read and copied beside this run, so each run still holds its own ranking."""
     from likra.data.questions import questions_digest
 
     key = {"model": loaded.scores_identity, "questions": questions_digest(questions)}
-    if path.exists():
+    for where in (path, *also):
+        if not where.exists():
+            continue
         try:
-            saved = read_json_object(path)
+            saved = read_json_object(where)
         except ArtifactError:
             saved = {}
         if saved.get("key") == key:
+            if where != path and is_main():
+                _log(f"data: the base model's ranking of the choices read from {where}")
+                path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_json(path, saved)
             return saved["scores"]
-        _log(f"{path}: saved for another model or other questions; scoring again")
+        if where == path:
+            _log(f"{path}: saved for another model or other questions; scoring again")
     scores = base_choice_scores(loaded, questions, progress=progress)
     if is_main():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -203,11 +213,12 @@ def _read_record(path: Path) -> dict:
 
 
 def train_run(cfg: TrainRunConfig, out_dir: str | Path, resume: bool = True, progress: bool = True,
-              loaded=None) -> dict:
+              loaded=None, rankings: tuple[Path, ...] = ()) -> dict:
     """Train the configured heads and write run.json (config, data summary, losses, versions).
 
     The data is read and checked before the model loads and before `out_dir` is made, so a bad file
-    leaves nothing behind. `loaded` (a LoadedModel) skips loading the model again.
+    leaves nothing behind. `loaded` (a LoadedModel) skips loading the model again. `rankings`: other
+    runs' saved base rankings a hardest/easiest run may reuse (cached_base_choice_scores' `also`).
     """
     import torch
 
@@ -226,7 +237,7 @@ def train_run(cfg: TrainRunConfig, out_dir: str | Path, resume: bool = True, pro
         _log(f"model: {loaded.identity.get('spec')} ({loaded.identity.get('n_params', 0) / 1e6:.0f}M params) "
              f"on {loaded.identity.get('device')} in {time.time() - t0:.0f}s")
     if hardest:
-        scores = cached_base_choice_scores(loaded, data.questions, out_dir / BASE_SCORES_FILE, progress)
+        scores = cached_base_choice_scores(loaded, data.questions, out_dir / BASE_SCORES_FILE, progress, rankings)
         data = build_training_data(cfg.data, scores)
     data = apply_pair_lengths(data, loaded, cfg.data.length_policy)
     _log(f"data: {data.summary['used']} training questions; leaks removed: {data.summary['excluded_as_leaks']}"

@@ -101,7 +101,7 @@ class Session:
     def train(self, seed: int, kind: str | None = None, objective: str | None = None) -> Path:
         """The run of `seed` (both heads), a negative-only run of `kind`, or a one-head run of a
         preference `objective`; resumes, or returns at once when it is finished."""
-        from likra.pipeline import train_run
+        from likra.pipeline import BASE_SCORES_FILE, train_run
 
         run = self.run_dir(seed, kind, objective)
         heads = ("pos",) if objective is not None else ("pos", "neg") if kind is None else ("neg",)
@@ -116,7 +116,10 @@ class Session:
         else:
             cfg = self.train_config(seed, kind or "near-miss", heads=heads)
         log(f"[{run}] training")
-        train_run(cfg, run, progress=self.progress, loaded=self.loaded)
+        # the seed's other near-miss variant ranks the same questions by the same base model (12 min for ARC's 6604)
+        siblings = tuple(self.run_dir(seed, k) / BASE_SCORES_FILE for k in sorted(NEAR_MISS_VARIANTS - {kind}))
+        train_run(cfg, run, progress=self.progress, loaded=self.loaded,
+                  rankings=siblings if kind in NEAR_MISS_VARIANTS else ())
         return run
 
     def eval_config(self, checkpoints: str = "all") -> EvalConfig:
