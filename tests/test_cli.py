@@ -207,8 +207,7 @@ def test_a_seeds_easiest_run_reuses_its_hardest_runs_base_ranking_and_keeps_a_co
     assert json.loads((easiest / name).read_text()) == json.loads((hardest / name).read_text())
     assert json.loads((easiest / "run.json").read_text())["data"]["negative_strategy"] == "easiest"
     # another seed's questions are another sample: its ranking is not reused from seed 3's runs
-    other = Session(cfg, tmp_path / "exp", progress=False)
     (tmp_path / "exp" / "negatives" / "hardest" / "seed-4").mkdir(parents=True)
     (tmp_path / "exp" / "negatives" / "hardest" / "seed-4" / name).write_text((hardest / name).read_text())
     with pytest.raises(AssertionError, match="scored the base model again"):
-        other.train(4, "easiest")
+        s.train(4, "easiest")

@@ -105,25 +105,31 @@ def cached_base_choice_scores(loaded, questions: list[Question], path: Path, pro
 
     key = {"model": loaded.scores_identity, "questions": questions_digest(questions)}
     for where in (path, *also):
-        if not where.exists():
-            continue
-        try:
-            saved = read_json_object(where)
-        except ArtifactError:
-            saved = {}
-        if saved.get("key") == key:
-            if where != path and is_main():
-                _log(f"data: the base model's ranking of the choices read from {where}")
-                path.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write_json(path, saved)
-            return saved["scores"]
-        if where == path:
+        scores = _saved_ranking(where, key)
+        if scores is not None:
+            if where == path:
+                return scores
+            _log(f"data: the base model's ranking of the choices read from {where}")
+            break
+    else:
+        if path.exists():
             _log(f"{path}: saved for another model or other questions; scoring again")
-    scores = base_choice_scores(loaded, questions, progress=progress)
-    if is_main():
+        scores = base_choice_scores(loaded, questions, progress=progress)
+    if is_main():  # each run keeps its own ranking, a sibling's included
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_json(path, {"key": key, "scores": scores})
     return scores
+
+
+def _saved_ranking(path: Path, key: dict) -> dict | None:
+    """The scores saved at `path` under `key`; None when there are none, unreadable, or for another key."""
+    if not path.exists():
+        return None
+    try:
+        saved = read_json_object(path)
+    except ArtifactError:
+        return None
+    return saved["scores"] if saved.get("key") == key else None
 
 
 def apply_pair_lengths(data: TrainingData, loaded, policy: str) -> TrainingData:

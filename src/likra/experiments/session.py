@@ -117,9 +117,9 @@ class Session:
             cfg = self.train_config(seed, kind or "near-miss", heads=heads)
         log(f"[{run}] training")
         # the seed's other near-miss variant ranks the same questions by the same base model (12 min for ARC's 6604)
-        siblings = tuple(self.run_dir(seed, k) / BASE_SCORES_FILE for k in sorted(NEAR_MISS_VARIANTS - {kind}))
-        train_run(cfg, run, progress=self.progress, loaded=self.loaded,
-                  rankings=siblings if kind in NEAR_MISS_VARIANTS else ())
+        siblings = tuple(self.run_dir(seed, k) / BASE_SCORES_FILE
+                         for k in sorted(NEAR_MISS_VARIANTS - {kind})) if kind in NEAR_MISS_VARIANTS else ()
+        train_run(cfg, run, progress=self.progress, loaded=self.loaded, rankings=siblings)
         return run
 
     def eval_config(self, checkpoints: str = "all") -> EvalConfig:
