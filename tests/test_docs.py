@@ -304,3 +304,24 @@ def test_readme_full_set_kinds_sentence_is_the_committed_record():
     readme = " ".join(README.split())
     assert (f"near-miss negatives again teach more than irrelevant ones ({m:+.3f}, [{lo:.3f}, {hi:.3f}] with "
             f"questions, {SEED_WORDS[len(seeds)]})") in readme
+
+
+def test_results_full_set_mass_bullet_is_the_committed_record():
+    """The hand-written bullet on claim (f) with the full set quotes the committed mass record: each head's
+    change of the correct and the most likely wrong answer at the end, the difference of the separations
+    with its interval counting the questions, and that difference per seed."""
+    import statistics
+
+    record, verdict, diff, both = _claim_f("curve-smollm2-arc")
+    end = max(r["examples"] for r in record["summary"])
+    mean = {(r["head"], r["answer"]): r["mean"] for r in record["summary"] if r["examples"] == end}
+    results = " ".join(RESULTS.read_text(encoding="utf-8").split())
+    assert (f"the positive head raises the correct answer by {mean['pos', 'correct']:.3f} per character and the "
+            f"most likely wrong one by {mean['pos', 'most likely incorrect']:.3f}. The negative head, trained on "
+            f"wrong answers only, raises them by {mean['neg', 'correct']:.3f} and "
+            f"{mean['neg', 'most likely incorrect']:.3f}.") in results
+    each = {e["seed"]: statistics.mean(e["values"]) for e in record["questions"]["separation"]}
+    seeds = _listed([str(s) for s in sorted(each)])
+    per_seed = _listed([f"{each[s]:.3f}" for s in sorted(each)])
+    assert f"their difference is {diff}, {both} counting the questions ({per_seed} in seeds {seeds})" in results
+    assert verdict.status == "not held" and "Claim (f) is *not held*." in results
