@@ -161,7 +161,7 @@ def test_readme_full_set_claim_f_is_the_committed_mass_record():
     assert f"(claim f: {diff}, {both} with questions, seeds {seeds})" in readme
 
 
-CLAIMS = ("smollm2-arc-1024", "smollm2-winogrande-1024", "curve-smollm2-arc", "gemma3-arc-1024")
+CLAIMS = ("smollm2-arc-1024", "smollm2-winogrande-1024", "curve-smollm2-arc", "gemma3-arc-1024", "curve-gemma3-arc")
 
 
 @pytest.mark.parametrize("name", CLAIMS)
