@@ -325,3 +325,17 @@ def test_results_full_set_mass_bullet_is_the_committed_record():
     per_seed = _listed([f"{each[s]:.3f}" for s in sorted(each)])
     assert f"their difference is {diff}, {both} counting the questions ({per_seed} in seeds {seeds})" in results
     assert verdict.status == "not held" and "Claim (f) is *not held*." in results
+
+
+def test_readme_gemma_full_set_sentence_is_the_committed_record():
+    from likra.experiments.claims import difference
+    from likra.experiments.records import load_record
+
+    rec = load_record(RESULTS.parent / "results" / "curve-gemma3-arc" / "curve.json")
+    end = max(r["examples"] for r in rec["summary"])
+    mean = {r["rule"]: r["mean"] for r in rec["summary"] if r["examples"] == end}
+    _, (m, lo, hi), _ = difference(rec, end, {"rule": "likra"}, {"rule": "sft"})
+    seeds = "seed 0 so far" if rec["seeds"] == [0] else f"seeds {_listed([str(s) for s in rec['seeds']])}"
+    readme = " ".join(README.split())
+    assert (f"With Gemma's full training set ({seeds}) Likra reaches {mean['likra']:.3f} against SFT's "
+            f"{mean['sft']:.3f} ({m:+.3f}, [{lo:.3f}, {hi:.3f}]") in readme
