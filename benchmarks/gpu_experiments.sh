@@ -30,7 +30,7 @@ QWEN=$M/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
 ALL="--limit all --seeds 0,1,2"  # all 1172 ARC-Challenge test questions, three seeds, the full training set
 
 # most valuable first (what is still open in docs/RESULTS.md): Qwen, which no CPU session can run, then
-# Gemma's full training set (about 10 core-hours a seed on the 2-core CPU), then SmolLM2 on all 1172
+# Gemma's full training set (about 10 core-hours a seed on one CPU core), then SmolLM2 on all 1172
 # questions; each later step reuses the heads the earlier ones trained into the same folder
 run curve      --model "$QWEN"  --out "$W/qwen1.5b-arc-full" $ALL
 run weights    --model "$QWEN"  --out "$W/qwen1.5b-arc-full" $ALL
