@@ -340,3 +340,19 @@ def test_readme_gemma_full_set_sentence_is_the_committed_record():
     readme = " ".join(README.split())
     assert (f"With Gemma's full training set ({seeds}) Likra reaches {mean['likra']:.3f} against SFT's "
             f"{mean['sft']:.3f} ({m:+.3f}, [{lo:.3f}, {hi:.3f}]") in readme
+
+
+def test_results_gemma_unrelated_bullet_is_the_committed_record():
+    """The Gemma full-set bullet on unrelated negatives quotes the committed negatives record: the end accuracy
+    and irrelevant - unrelated with its interval over the questions."""
+    from likra.experiments.claims import difference
+    from likra.experiments.records import load_record
+
+    rec = load_record(RESULTS.parent / "results" / "curve-gemma3-arc" / "negatives.json")
+    end = max(r["examples"] for r in rec["summary"])
+    acc = [r["mean"] for r in rec["summary"] if r["examples"] == end and r["kind"] == "unrelated"
+           and r["rule"] == "likra"]
+    _, (m, lo, hi), _ = difference(rec, end, {"kind": "irrelevant"}, {"kind": "unrelated"}, rule="likra")
+    results = " ".join(RESULTS.read_text(encoding="utf-8").split())
+    assert (f"end at {acc[0]:.3f}, level with SFT and {m:.3f} under irrelevant ([{lo:.3f}, {hi:.3f}] over the "
+            f"questions)") in results
