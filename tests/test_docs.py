@@ -354,5 +354,5 @@ def test_results_gemma_unrelated_bullet_is_the_committed_record():
            and r["rule"] == "likra"]
     _, (m, lo, hi), _ = difference(rec, end, {"kind": "irrelevant"}, {"kind": "unrelated"}, rule="likra")
     results = " ".join(RESULTS.read_text(encoding="utf-8").split())
-    assert (f"end at {acc[0]:.3f}, level with SFT and {m:.3f} under irrelevant ([{lo:.3f}, {hi:.3f}] over the "
-            f"questions)") in results
+    assert (f"end at {acc[0]:.3f}, level with that seed's SFT and {m:.3f} under irrelevant "
+            f"([{lo:.3f}, {hi:.3f}] over the questions)") in results
