@@ -356,3 +356,15 @@ def test_results_gemma_unrelated_bullet_is_the_committed_record():
     results = " ".join(RESULTS.read_text(encoding="utf-8").split())
     assert (f"end at {acc[0]:.3f}, level with that seed's SFT and {m:.3f} under irrelevant "
             f"([{lo:.3f}, {hi:.3f}] over the questions)") in results
+
+
+def test_results_gemma_full_set_bullet_quotes_each_seed():
+    """The Gemma full-set Likra-vs-SFT bullet names every committed seed's end difference, in seed order."""
+    from likra.experiments.records import load_record
+
+    rec = load_record(RESULTS.parent / "results" / "curve-gemma3-arc" / "curve.json")
+    end = max(r["examples"] for r in rec["summary"])
+    acc = {(r["seed"], r["rule"]): r["accuracy"] for r in rec["rows"] if r["examples"] == end}
+    per_seed = ", ".join(f"seed {s} {acc[(s, 'likra')] - acc[(s, 'sft')]:+.3f}" for s in rec["seeds"])
+    results = " ".join(RESULTS.read_text(encoding="utf-8").split())
+    assert f"({per_seed})" in results
