@@ -211,3 +211,25 @@ def test_a_seeds_easiest_run_reuses_its_hardest_runs_base_ranking_and_keeps_a_co
     (tmp_path / "exp" / "negatives" / "hardest" / "seed-4" / name).write_text((hardest / name).read_text())
     with pytest.raises(AssertionError, match="scored the base model again"):
         s.train(4, "easiest")
+
+
+def test_a_full_set_run_reuses_another_seeds_base_ranking(model_dir, tmp_path, monkeypatch):
+    """Without sampling every seed trains on the same questions: a seed's hardest run reads the ranking
+    another seed's easiest run saved (same key) instead of scoring the base model again."""
+    from likra.config import ExperimentConfig
+    from likra.experiments.session import Session
+
+    cfg = ExperimentConfig(model=str(model_dir), benchmark="arc_challenge", train_split="validation", seeds=(0, 1),
+                           limit=4)
+    s = Session(cfg, tmp_path / "exp", progress=False)
+    first = s.train(0, "easiest")
+
+    def no_scoring(*a, **k):
+        raise AssertionError("scored the base model again although seed 0 kept its ranking of the same questions")
+
+    monkeypatch.setattr("likra.pipeline.base_choice_scores", no_scoring)
+    second = s.train(1, "hardest")
+    name = "base_choice_scores.json"
+    assert json.loads((second / name).read_text()) == json.loads((first / name).read_text())
+    data = json.loads((second / "run.json").read_text())["data"]
+    assert data["used"] == data["after_leak_check"] > 200  # no sample: all of ARC-Challenge's validation split

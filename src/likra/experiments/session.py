@@ -116,11 +116,19 @@ class Session:
         else:
             cfg = self.train_config(seed, kind or "near-miss", heads=heads)
         log(f"[{run}] training")
-        # the seed's other near-miss variant ranks the same questions by the same base model (12 min for ARC's 6604)
-        siblings = tuple(self.run_dir(seed, k) / BASE_SCORES_FILE
-                         for k in sorted(NEAR_MISS_VARIANTS - {kind})) if kind in NEAR_MISS_VARIANTS else ()
+        siblings = self._rankings(seed, kind, BASE_SCORES_FILE) if kind in NEAR_MISS_VARIANTS else ()
         train_run(cfg, run, progress=self.progress, loaded=self.loaded, rankings=siblings)
         return run
+
+    def _rankings(self, seed: int, kind: str, name: str) -> tuple[Path, ...]:
+        """Saved base rankings a `kind` run of `seed` may reuse: the seed's other near-miss variant first,
+        then every other seed's variants here. All rank by the same base model (minutes for ARC's 6604 on one
+        core); the ranking's key (model, questions) decides: a sampled training set differs by seed, the full
+        set is the same questions in every seed."""
+        own = [self.run_dir(seed, k) / name for k in sorted(NEAR_MISS_VARIANTS - {kind})]
+        saved = (p for k in NEAR_MISS_VARIANTS for p in (self.out / "negatives" / k).glob(f"seed-*/{name}"))
+        others = sorted(p for p in saved if p.parent.name != f"seed-{seed}")
+        return (*own, *others)
 
     def eval_config(self, checkpoints: str = "all") -> EvalConfig:
         c = self.cfg
