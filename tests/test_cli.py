@@ -213,6 +213,42 @@ def test_a_seeds_easiest_run_reuses_its_hardest_runs_base_ranking_and_keeps_a_co
         s.train(4, "easiest")
 
 
+def test_a_stopped_base_ranking_resumes_at_its_first_unsaved_part(model_dir, tmp_path, monkeypatch):
+    """The base model ranks a hardest/easiest run's questions in parts, each saved: a stop midway loses at
+    most one part, and the resumed ranking equals one that ran through."""
+    import likra.pipeline as pipeline
+    from likra.config import DataConfig
+    from likra.models.loading import load_model
+
+    questions = pipeline.build_training_data(DataConfig(n_train=7, seed=3)).questions
+    loaded = load_model(str(model_dir))
+    monkeypatch.setattr(pipeline, "RANKING_PART", 3)
+    through = pipeline.cached_base_choice_scores(loaded, questions, tmp_path / "a" / "ranking.json", progress=False)
+    real, scored = pipeline.base_choice_scores, []
+
+    def stops_after_one_part(loaded, part, **k):
+        if scored:
+            raise KeyboardInterrupt
+        scored.append(len(part))
+        return real(loaded, part, **k)
+
+    monkeypatch.setattr(pipeline, "base_choice_scores", stops_after_one_part)
+    path = tmp_path / "b" / "ranking.json"
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.cached_base_choice_scores(loaded, questions, path, progress=False)
+    assert not path.exists() and len(json.loads(pipeline.partial_ranking(path).read_text())["scores"]) == 3
+
+    def counted(loaded, part, **k):
+        scored.append(len(part))
+        return real(loaded, part, **k)
+
+    monkeypatch.setattr(pipeline, "base_choice_scores", counted)
+    resumed = pipeline.cached_base_choice_scores(loaded, questions, path, progress=False)
+    assert scored == [3, 3, 1]  # the first part was not scored again
+    assert resumed == through and json.loads(path.read_text())["scores"] == through
+    assert not pipeline.partial_ranking(path).exists()
+
+
 def test_a_full_set_run_reuses_another_seeds_base_ranking(model_dir, tmp_path, monkeypatch):
     """Without sampling every seed trains on the same questions: a seed's hardest run reads the ranking
     another seed's easiest run saved (same key) instead of scoring the base model again."""

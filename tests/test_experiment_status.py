@@ -32,6 +32,8 @@ def folder(tmp_path):
     put(dpo / "pos" / "train_state" / "state.json", {"examples_seen": 8, "finished": True})
     put(dpo / "eval" / "arc_challenge-test" / "results.json", {})
     put(out / "negatives" / "hardest" / "seed-0" / "base_choice_scores.json", {})  # ranked, no head yet
+    put(out / "negatives" / "easiest" / "seed-1" / "base_choice_scores.partial.json",  # ranking under way
+        {"key": {}, "questions": 10, "scores": {"q1": [0.1, 0.2], "q2": [0.3, 0.1]}})
     put(out / "negatives" / "mined" / "seed-0.jsonl", "")
     put(out / "negatives" / "mined" / "seed-1.samples.partial", '{"kind": "x"}\n["a"]\n["b"]\n')
     put(out / "curve.json", {"experiment": "curve", "seeds": [0, 1], "config": {}})
@@ -49,7 +51,10 @@ def test_status_lists_runs_passes_and_records(tmp_path, capsys):
     dpo = next(line for line in lines if line[0] == "objectives/dpo/seed-1")
     assert " ".join(dpo[1:]) == "pos 8/8; eval arc_challenge-test done"
     hardest = next(line for line in lines if line[0] == "negatives/hardest/seed-0")
-    assert " ".join(hardest[1:]) == "no head trained yet; eval not evaluated"
+    assert " ".join(hardest[1:]) == "base model's ranking saved, no head trained yet; eval not evaluated"
+    easiest = next(line for line in lines if line[0] == "negatives/easiest/seed-1")
+    assert " ".join(easiest[1:]) == ("ranking the base model's choices: 2/10 questions saved; no head trained yet; "
+                                     "eval not evaluated")
     assert ["mined", "negatives:", "seed-0.jsonl"] in lines
     assert ["mining", "seed-1:", "2", "questions", "sampled", "so", "far"] in lines
     assert next(line for line in lines if line[0] == "curve.json")[1:3] == ["seeds", "0,1"]

@@ -114,10 +114,39 @@ def cached_base_choice_scores(loaded, questions: list[Question], path: Path, pro
     else:
         if path.exists():
             _log(f"{path}: saved for another model or other questions; scoring again")
-        scores = base_choice_scores(loaded, questions, progress=progress)
+        scores = _rank_in_parts(loaded, questions, path, key, progress)
     if is_main():  # each run keeps its own ranking, a sibling's included
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_json(path, {"key": key, "scores": scores})
+        partial_ranking(path).unlink(missing_ok=True)
+    return scores
+
+
+RANKING_PART = 512
+"""Questions the base model ranks between two saves of a partial ranking."""
+
+
+def partial_ranking(path: Path) -> Path:
+    """Where a ranking under way keeps the parts it has scored (beside the finished ranking's file)."""
+    return path.with_name(path.stem + ".partial.json")
+
+
+def _rank_in_parts(loaded, questions: list[Question], path: Path, key: dict, progress: bool) -> dict:
+    """base_choice_scores, RANKING_PART questions at a time, each part saved: a ranking stopped midway
+    (minutes for ARC's 6604 on one core) resumes at its first unsaved part. The parts are fixed, so a
+    resumed ranking equals one that ran through."""
+    partial = partial_ranking(path)
+    scores = _saved_ranking(partial, key) or {}
+    if scores:
+        _log(f"data: resuming the base model's ranking: {len(scores)} of {len(questions)} questions saved in {partial}")
+    for start in range(0, len(questions), RANKING_PART):
+        part = questions[start:start + RANKING_PART]
+        if all(q.id in scores for q in part):
+            continue
+        scores.update(base_choice_scores(loaded, part, progress=progress))
+        if is_main():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(partial, {"key": key, "questions": len(questions), "scores": scores})
     return scores
 
 

@@ -145,8 +145,21 @@ def run_line(run: Path, root: Path) -> str:
         scored.append(f"mass {eval_status(run / 'eval', 'mass-scores', 'mass-scores.json')}")
     scored = ", ".join(scored) or "not evaluated"
     # a folder made before its first head: a hardest/easiest run keeps its base-model ranking there first
-    trained = ", ".join(head_status(run, h, total) for h in heads) or "no head trained yet"
+    trained = ", ".join(head_status(run, h, total) for h in heads) or ranking_status(run)
     return f"  {str(run.relative_to(root)):<40} {trained}; eval {scored}"
+
+
+def ranking_status(run: Path) -> str:
+    """What a run without heads has done: a hardest/easiest run ranks the base model's choices first."""
+    from likra.pipeline import BASE_SCORES_FILE, partial_ranking
+
+    if (run / BASE_SCORES_FILE).exists():
+        return "base model's ranking saved, no head trained yet"
+    partial = _json(partial_ranking(run / BASE_SCORES_FILE))
+    if partial:
+        return f"ranking the base model's choices: {len(partial.get('scores', {}))}/{partial.get('questions', '?')} " \
+               f"questions saved; no head trained yet"
+    return "no head trained yet"
 
 
 def runs(root: Path) -> list[Path]:
