@@ -188,6 +188,21 @@ def test_light_commands_do_not_import_torch(args):
     assert done.returncode == 0, done.stderr
 
 
+def _second_run_reads_the_firsts_ranking(s, first, second, monkeypatch):
+    """Train the (seed, kind) run `first`, then `second` with the base model's scoring forbidden: the second
+    must read the first's saved ranking, and keep an equal copy. Returns both run folders."""
+    one = s.train(*first)
+
+    def no_scoring(*a, **k):
+        raise AssertionError(f"scored the base model again although {first} kept its ranking")
+
+    monkeypatch.setattr("likra.pipeline.base_choice_scores", no_scoring)
+    two = s.train(*second)
+    name = "base_choice_scores.json"
+    assert json.loads((two / name).read_text()) == json.loads((one / name).read_text())
+    return one, two
+
+
 def test_a_seeds_easiest_run_reuses_its_hardest_runs_base_ranking_and_keeps_a_copy(model_dir, tmp_path, monkeypatch):
     """Both near-miss variants of one seed rank the same questions by the same base model: the second run
     reads the first's saved ranking (checked by its key) instead of scoring every question again."""
@@ -196,15 +211,8 @@ def test_a_seeds_easiest_run_reuses_its_hardest_runs_base_ranking_and_keeps_a_co
 
     cfg = ExperimentConfig(model=str(model_dir), n_train=5, seeds=(3,), limit=4)
     s = Session(cfg, tmp_path / "exp", progress=False)
-    hardest = s.train(3, "hardest")
-
-    def no_scoring(*a, **k):
-        raise AssertionError("scored the base model again although the seed's hardest run kept its ranking")
-
-    monkeypatch.setattr("likra.pipeline.base_choice_scores", no_scoring)
-    easiest = s.train(3, "easiest")
+    hardest, easiest = _second_run_reads_the_firsts_ranking(s, (3, "hardest"), (3, "easiest"), monkeypatch)
     name = "base_choice_scores.json"
-    assert json.loads((easiest / name).read_text()) == json.loads((hardest / name).read_text())
     assert json.loads((easiest / "run.json").read_text())["data"]["negative_strategy"] == "easiest"
     # another seed's questions are another sample: its ranking is not reused from seed 3's runs
     (tmp_path / "exp" / "negatives" / "hardest" / "seed-4").mkdir(parents=True)
@@ -258,14 +266,6 @@ def test_a_full_set_run_reuses_another_seeds_base_ranking(model_dir, tmp_path, m
     cfg = ExperimentConfig(model=str(model_dir), benchmark="arc_challenge", train_split="validation", seeds=(0, 1),
                            limit=4)
     s = Session(cfg, tmp_path / "exp", progress=False)
-    first = s.train(0, "easiest")
-
-    def no_scoring(*a, **k):
-        raise AssertionError("scored the base model again although seed 0 kept its ranking of the same questions")
-
-    monkeypatch.setattr("likra.pipeline.base_choice_scores", no_scoring)
-    second = s.train(1, "hardest")
-    name = "base_choice_scores.json"
-    assert json.loads((second / name).read_text()) == json.loads((first / name).read_text())
+    _, second = _second_run_reads_the_firsts_ranking(s, (0, "easiest"), (1, "hardest"), monkeypatch)
     data = json.loads((second / "run.json").read_text())["data"]
     assert data["used"] == data["after_leak_check"] > 200  # no sample: all of ARC-Challenge's validation split
