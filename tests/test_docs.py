@@ -143,7 +143,8 @@ def _claim_f(folder: str):
 
     record = load_record(RESULTS.parent / "results" / folder / "mass.json")
     verdict = judge_f(record)
-    m = re.search(r"difference (-?[0-9.]+) \[[^\]]*\]; with questions (\[[^\]]+\])", verdict.numbers)
+    m = (re.search(r"difference (-?[0-9.]+) \[[^\]]*\]; with questions (\[[^\]]+\])", verdict.numbers)
+         or re.search(r"difference (-?[0-9.]+) \(one seed; over questions only (\[[^\]]+\])\)", verdict.numbers))
     return record, verdict, m[1], m[2]
 
 
@@ -376,3 +377,27 @@ def test_results_gemma_full_set_bullet_quotes_each_seed():
     per_seed = ", ".join(f"seed {s} {acc[(s, 'likra')] - acc[(s, 'sft')]:+.3f}" for s in rec["seeds"])
     results = " ".join(RESULTS.read_text(encoding="utf-8").split())
     assert f"({per_seed})" in results
+
+
+def test_gemma_full_set_kinds_and_mass_sentences_are_the_committed_records():
+    """README's Gemma full-set sentence and RESULTS' bullet quote near-miss - irrelevant (mean, per seed, across
+    seeds, with questions) and claim (f)'s difference from the committed records."""
+    from likra.experiments.claims import difference
+    from likra.experiments.records import load_record
+
+    rec = load_record(RESULTS.parent / "results" / "curve-gemma3-arc" / "negatives.json")
+    end = max(r["examples"] for r in rec["rows"])
+    (m, lo, hi), (_, qlo, qhi), _ = difference(rec, end, {"kind": "near-miss"}, {"kind": "irrelevant"}, rule="likra")
+    acc = {(r["seed"], r["kind"]): r["accuracy"] for r in rec["rows"] if r["examples"] == end and r["rule"] == "likra"}
+    seeds = sorted(s for s, k in acc if k == "irrelevant")
+    each = _listed([f"{acc[s, 'near-miss'] - acc[s, 'irrelevant']:+.3f}" for s in seeds])
+    readme = " ".join(README.split())
+    assert (f"near-miss negatives teach more than irrelevant ones there too ({m:+.3f}, [{qlo:.3f}, {qhi:.3f}] with "
+            f"questions, {SEED_WORDS[len(seeds)]})") in readme
+    results = " ".join(RESULTS.read_text(encoding="utf-8").split())
+    assert (f"near-miss {m:.3f} above it ({each}; [{lo:.3f}, {hi:.3f}] across the two seeds, [{qlo:.3f}, {qhi:.3f}] "
+            f"with the questions)") in results
+    mass, _, diff, both = _claim_f("curve-gemma3-arc")
+    listed = _listed([str(s) for s in mass["seeds"]])
+    seeds = f"seed {listed} so far" if len(mass["seeds"]) == 1 else f"seeds {listed}"
+    assert f"(claim f: {diff}, {both} over the questions, {seeds})" in readme
