@@ -135,18 +135,23 @@ def _rank_in_parts(loaded, questions: list[Question], path: Path, key: dict, pro
     """base_choice_scores, RANKING_PART questions at a time, each part saved: a ranking stopped midway
     (minutes for ARC's 6604 on one core) resumes at its first unsaved part. The parts are fixed, so a
     resumed ranking equals one that ran through."""
+    from tqdm.auto import tqdm
+
     partial = partial_ranking(path)
     scores = _saved_ranking(partial, key) or {}
     if scores:
         _log(f"data: resuming the base model's ranking: {len(scores)} of {len(questions)} questions saved in {partial}")
-    for start in range(0, len(questions), RANKING_PART):
-        part = questions[start:start + RANKING_PART]
-        if all(q.id in scores for q in part):
-            continue
-        scores.update(base_choice_scores(loaded, part, progress=progress))
-        if is_main():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_json(partial, {"key": key, "questions": len(questions), "scores": scores})
+    with tqdm(total=len(questions), initial=len(scores), desc="ranking choices (base model)", unit="q",
+              disable=not progress) as bar:  # one bar for all parts: each part's own would restart at 0
+        for start in range(0, len(questions), RANKING_PART):
+            part = questions[start:start + RANKING_PART]
+            if all(q.id in scores for q in part):
+                continue
+            scores.update(base_choice_scores(loaded, part, progress=False))
+            bar.update(len(part))
+            if is_main():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_json(partial, {"key": key, "questions": len(questions), "scores": scores})
     return scores
 
 
