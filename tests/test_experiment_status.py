@@ -98,7 +98,10 @@ def test_time_left_comes_from_the_checkpoint_passes_and_says_how_fresh_it_is():
     # the base pass, then checkpoint passes every 120 s (one of 300 s: the median ignores it)
     saved = [1000.0, 1030.0, 1150.0, 1270.0, 1570.0, 1690.0]
     assert time_left(saved, 5, now=1690.0 + 180) == ", about 10 min left at 2.0 min a checkpoint (last saved 3 min ago)"
-    assert time_left(saved[:2], 5) == "" and time_left(saved, 0) == ""
+    assert time_left(saved[:1], 5) == "" and time_left(saved, 0) == ""
+    # a resumed job's first two saves are two checkpoints' passes: an estimate from the start
+    resumed = time_left([5000.0, 5120.0], 3, now=5180.0)
+    assert resumed == ", about 6 min left at 2.0 min a checkpoint (last saved 1 min ago)"
     # no pass for 3 x 2 min + 10 min: the job has stopped, and an estimate would mislead
     assert time_left(saved, 5, now=1690.0 + 3 * 120 + 601).startswith(", stopped: last pass saved 16 min ago")
 

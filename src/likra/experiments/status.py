@@ -120,7 +120,9 @@ def time_left(saved_at: list[float], checkpoints_left: float, now: float | None 
     """', about N min left' from the times the running scorer saved its last checkpoint passes (each
     checkpoint's heads score in one pass), and how long ago the last one was saved: a stopped job's
     estimate is stale, and that says so (`lock`: see `stopped`)."""
-    steps = [b - a for a, b in zip(saved_at[1:], saved_at[2:])]  # the first save is the base model's pass
+    # between two saves lies one checkpoint's pass (the first save may be the base model's pass, or, in a
+    # resumed job, a checkpoint's: either way the next interval is a checkpoint's)
+    steps = [b - a for a, b in zip(saved_at, saved_at[1:])]
     if not saved_at or checkpoints_left <= 0:
         return ""
     per = sorted(steps)[len(steps) // 2] if steps else None
