@@ -158,3 +158,23 @@ def test_mining_status_says_how_long_is_left_and_when_it_stopped(tmp_path):
                                                         "rerun its command to resume)")
     put(journal, '{"kind": "likra-sample-journal", "fingerprint": "f"}\n["a"]\n')  # a journal of before the counts
     assert mining_status(journal) == "1 questions sampled so far"
+
+
+def test_a_ranking_under_way_says_how_far_it_is_and_how_long_it_has_left(tmp_path, monkeypatch):
+    import json
+    import time
+
+    from likra.experiments import status
+
+    monkeypatch.setattr("likra.pipeline.RANKING_PART", 2)
+    run = tmp_path / "negatives" / "hardest" / "seed-0"
+    run.mkdir(parents=True)
+    now = time.time()
+    partial = {"key": {}, "questions": 10, "scores": {"a": [0.0], "b": [0.0], "c": [0.0], "d": [0.0]},
+               "saved_at": [now - 240, now - 120]}  # two parts of 2, 2 min apart; 3 parts (6 questions) left
+    (run / "base_choice_scores.partial.json").write_text(json.dumps(partial))
+    assert status.ranking_status(run) == ("ranking the base model's choices: 4/10 questions saved, about 6 min left "
+                                          "at 2.0 min a part (last saved 2 min ago); no head trained yet")
+    partial["saved_at"] = [now - 3600, now - 3480]  # nothing saved for an hour: stopped
+    (run / "base_choice_scores.partial.json").write_text(json.dumps(partial))
+    assert ", stopped: last part saved 58 min ago (a part takes 2.0 min)" in status.ranking_status(run)

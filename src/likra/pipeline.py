@@ -139,6 +139,7 @@ def _rank_in_parts(loaded, questions: list[Question], path: Path, key: dict, pro
 
     partial = partial_ranking(path)
     scores = _saved_ranking(partial, key) or {}
+    saved_at: list[float] = []  # when this process saved each part: `likra experiment status` tells the time left
     if scores:
         _log(f"data: resuming the base model's ranking: {len(scores)} of {len(questions)} questions saved in {partial}")
     with tqdm(total=len(questions), initial=len(scores), desc="ranking choices (base model)", unit="q",
@@ -151,7 +152,9 @@ def _rank_in_parts(loaded, questions: list[Question], path: Path, key: dict, pro
             bar.update(len(part))
             if is_main():
                 path.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write_json(partial, {"key": key, "questions": len(questions), "scores": scores})
+                saved_at.append(round(time.time(), 1))
+                atomic_write_json(partial, {"key": key, "questions": len(questions), "scores": scores,
+                                            "saved_at": saved_at})
     return scores
 
 

@@ -116,10 +116,11 @@ def eval_status(folder: Path, stem: str = "scores", done: str = "results.json") 
 
 
 def time_left(saved_at: list[float], checkpoints_left: float, now: float | None = None,
-              lock: Path | None = None) -> str:
+              lock: Path | None = None, unit: str = "checkpoint") -> str:
     """', about N min left' from the times the running scorer saved its last checkpoint passes (each
     checkpoint's heads score in one pass), and how long ago the last one was saved: a stopped job's
-    estimate is stale, and that says so (`lock`: see `stopped`)."""
+    estimate is stale, and that says so (`lock`: see `stopped`). `unit`: what lies between two saves (a
+    base ranking saves a part of its questions at a time)."""
     # between two saves lies one checkpoint's pass (the first save may be the base model's pass, or, in a
     # resumed job, a checkpoint's: either way the next interval is a checkpoint's)
     steps = [b - a for a, b in zip(saved_at, saved_at[1:])]
@@ -128,12 +129,13 @@ def time_left(saved_at: list[float], checkpoints_left: float, now: float | None 
     per = sorted(steps)[len(steps) // 2] if steps else None
     ago = (now if now is not None else time.time()) - saved_at[-1]
     if stopped(ago, per or float("inf"), lock):
-        takes = f" (a checkpoint takes {per / 60:.1f} min)" if per else ""
-        return f", stopped: last pass saved {ago / 60:.0f} min ago{takes}; rerun its command to resume"
+        takes = f" (a {unit} takes {per / 60:.1f} min)" if per else ""
+        last = "pass" if unit == "checkpoint" else unit
+        return f", stopped: last {last} saved {ago / 60:.0f} min ago{takes}; rerun its command to resume"
     if per is None:
         return ""
     # per checkpoint, not per counted pass: a two-head table scores both heads of a checkpoint in one go
-    return (f", about {per * checkpoints_left / 60:.0f} min left at {per / 60:.1f} min a checkpoint "
+    return (f", about {per * checkpoints_left / 60:.0f} min left at {per / 60:.1f} min a {unit} "
             f"(last saved {ago / 60:.0f} min ago)")
 
 
@@ -153,15 +155,16 @@ def run_line(run: Path, root: Path) -> str:
 
 def ranking_status(run: Path) -> str:
     """What a run without heads has done: a hardest/easiest run ranks the base model's choices first."""
-    from likra.pipeline import BASE_SCORES_FILE, partial_ranking
+    from likra.pipeline import BASE_SCORES_FILE, RANKING_PART, partial_ranking
 
     if (run / BASE_SCORES_FILE).exists():
         return "base model's ranking saved, no head trained yet"
     partial = _json(partial_ranking(run / BASE_SCORES_FILE))
-    if partial:
-        return f"ranking the base model's choices: {len(partial.get('scores', {}))}/{partial.get('questions', '?')} " \
-               f"questions saved; no head trained yet"
-    return "no head trained yet"
+    if not partial:
+        return "no head trained yet"
+    saved, total = len(partial.get("scores", {})), partial.get("questions")
+    left = time_left(partial.get("saved_at", []), -(-(total - saved) // RANKING_PART), unit="part") if total else ""
+    return f"ranking the base model's choices: {saved}/{total or '?'} questions saved{left}; no head trained yet"
 
 
 def runs(root: Path) -> list[Path]:
