@@ -1,0 +1,154 @@
+"""RESULTS' and README's hand-written prose on the full training sets (SmolLM2 and Gemma) quotes the
+committed records: kinds of negatives, claim (f), and each seed's figures."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.docs_text import README, RESULTS, SEED_WORDS, claim_f, listed
+
+
+def full_set_kinds() -> dict:
+    """The committed kinds-of-negatives record of the full training set."""
+    from likra.experiments.records import load_record
+
+    return load_record(RESULTS.parent / "results" / "curve-smollm2-arc" / "negatives.json")
+
+
+def test_results_full_set_kinds_bullets_are_the_committed_record():
+    """The hand-written bullets on the full set's kinds of negatives quote the committed record: each
+    kind's mean and per-seed accuracy at the end, and the differences with their intervals."""
+    from likra.experiments.claims import difference
+
+    rec = full_set_kinds()
+    end = max(r["examples"] for r in rec["rows"])
+    mean = {r["kind"]: r["mean"] for r in rec["summary"] if r["examples"] == end and r["rule"] == "likra"}
+    sft = next(r["mean"] for r in rec["summary"] if r["examples"] == end and r["rule"] == "sft")
+    per_seed = lambda kind: {r["seed"]: r["accuracy"] for r in rec["rows"]  # noqa: E731
+                             if r["examples"] == end and r["rule"] == "likra" and r["kind"] == kind}
+
+    def quoted(kind: str) -> str:  # "0.465 (0.470, 0.470 and 0.456)"
+        return f"{mean[kind]:.3f} ({listed([f'{v:.3f}' for _, v in sorted(per_seed(kind).items())])})"
+
+    results = " ".join(RESULTS.read_text(encoding="utf-8").split())
+    assert (f"At {end} examples near-miss reaches {quoted('near-miss')}, irrelevant {quoted('irrelevant')} and "
+            f"unrelated {quoted('unrelated')}, against SFT's {sft:.3f}.") in results
+    near, irr = per_seed("near-miss"), per_seed("irrelevant")
+    (m, _, _), (_, lo, hi), _ = difference(rec, end, {"kind": "near-miss"}, {"kind": "irrelevant"}, rule="likra")
+    each = listed([f"{near[s] - irr[s]:+.3f}" for s in sorted(irr)])
+    assert f"Near-miss - irrelevant is {m:+.3f} ({each}), [{lo:.3f}, {hi:.3f}] with questions." in results
+    (m, _, _), (_, lo, hi), _ = difference(rec, end, {"kind": "irrelevant"}, {"kind": "unrelated"}, rule="likra")
+    assert f"Irrelevant - unrelated is {m:+.3f}, [{lo:.3f}, {hi:.3f}] with questions" in results
+    for kind, words in (("hardest", "The hardest near-miss is no better than a random one, with the full set too"),
+                        ("easiest", "Nor is the easiest worse by a measurable margin:")):
+        _, (m, lo, hi), _ = difference(rec, end, {"kind": kind}, {"kind": "near-miss"}, rule="likra")
+        assert words in results and f"{m:+.3f}, [{lo:.3f}, {hi:.3f}] with questions" in results, kind
+    seeds = listed([str(s) for s in sorted(per_seed("hardest"))])
+    assert f"The hardest near-miss is no better than a random one, with the full set too** (seeds {seeds})" in results
+
+
+def test_readme_full_set_kinds_sentence_is_the_committed_record():
+    from likra.experiments.claims import difference
+
+    rec = full_set_kinds()
+    _, (m, lo, hi), _ = difference(rec, 6604, {"kind": "near-miss"}, {"kind": "irrelevant"}, rule="likra")
+    seeds = {r["seed"] for r in rec["rows"] if r["kind"] == "irrelevant"}
+    readme = " ".join(README.split())
+    assert (f"near-miss negatives again teach more than irrelevant ones ({m:+.3f}, [{lo:.3f}, {hi:.3f}] with "
+            f"questions, {SEED_WORDS[len(seeds)]})") in readme
+
+
+FULL_SET_MASS = {"curve-smollm2-arc": "### Where each head moves the answers with the full training set",
+                 "curve-gemma3-arc": "## Gemma-3-270M, ARC, the full training set"}
+
+
+@pytest.mark.parametrize("folder", FULL_SET_MASS)
+def test_results_full_set_mass_bullet_is_the_committed_record(folder):
+    """The hand-written bullet on claim (f) with the full set quotes the committed mass record: each head's
+    change of the correct and the most likely wrong answer at the end, the difference of the separations
+    with its interval counting the questions, that difference per seed, and the verdict."""
+    import statistics
+
+    if not (RESULTS.parent / "results" / folder / "mass.json").exists():
+        pytest.skip(f"no committed mass record in {folder} yet")
+    record, verdict, diff, both = claim_f(folder)
+    end = max(r["examples"] for r in record["summary"])
+    mean = {(r["head"], r["answer"]): r["mean"] for r in record["summary"] if r["examples"] == end}
+    section = RESULTS.read_text(encoding="utf-8").split(FULL_SET_MASS[folder], 1)[1].split("\n## ", 1)[0]
+    section = " ".join(section.split())
+    assert (f"the positive head raises the correct answer by {mean['pos', 'correct']:.3f} per character and the "
+            f"most likely wrong one by {mean['pos', 'most likely incorrect']:.3f}. The negative head, trained on "
+            f"wrong answers only, raises them by {mean['neg', 'correct']:.3f} and "
+            f"{mean['neg', 'most likely incorrect']:.3f}.") in section
+    each = {e["seed"]: statistics.mean(e["values"]) for e in record["questions"]["separation"] if e["examples"] == end}
+    seeds = ("seeds " if len(each) > 1 else "seed ") + listed([str(s) for s in sorted(each)])
+    per_seed = listed([f"{each[s]:.3f}" for s in sorted(each)])
+    assert f"their difference is {diff}, {both} counting the questions ({per_seed} in {seeds})" in section
+    assert f"Claim (f) is *{verdict.status}*." in section
+
+
+def test_readme_gemma_full_set_sentence_is_the_committed_record():
+    from likra.experiments.claims import difference
+    from likra.experiments.records import load_record
+
+    rec = load_record(RESULTS.parent / "results" / "curve-gemma3-arc" / "curve.json")
+    end = max(r["examples"] for r in rec["summary"])
+    mean = {r["rule"]: r["mean"] for r in rec["summary"] if r["examples"] == end}
+    _, (m, lo, hi), _ = difference(rec, end, {"rule": "likra"}, {"rule": "sft"})
+    one = len(rec["seeds"]) == 1
+    seeds = f"seed {rec['seeds'][0]} so far" if one else f"seeds {listed([str(s) for s in rec['seeds']])}"
+    readme = " ".join(README.split())
+    assert (f"With Gemma's full training set ({seeds}) Likra reaches {mean['likra']:.3f} against SFT's "
+            f"{mean['sft']:.3f} ({m:+.3f}, [{lo:.3f}, {hi:.3f}]") in readme
+
+
+def test_results_gemma_unrelated_bullet_is_the_committed_record():
+    """The Gemma full-set bullet on unrelated negatives quotes the committed negatives record: the end accuracy
+    and irrelevant - unrelated with its interval over the questions."""
+    from likra.experiments.claims import difference
+    from likra.experiments.records import load_record
+
+    rec = load_record(RESULTS.parent / "results" / "curve-gemma3-arc" / "negatives.json")
+    end = max(r["examples"] for r in rec["summary"])
+    acc = [r["mean"] for r in rec["summary"] if r["examples"] == end and r["kind"] == "unrelated"
+           and r["rule"] == "likra"]
+    _, (m, lo, hi), _ = difference(rec, end, {"kind": "irrelevant"}, {"kind": "unrelated"}, rule="likra")
+    results = " ".join(RESULTS.read_text(encoding="utf-8").split())
+    assert (f"end at {acc[0]:.3f}, level with that seed's SFT and {m:.3f} under irrelevant "
+            f"([{lo:.3f}, {hi:.3f}] over the questions)") in results
+
+
+def test_results_gemma_full_set_bullet_quotes_each_seed():
+    """The Gemma full-set Likra-vs-SFT bullet names every committed seed's end difference, in seed order."""
+    from likra.experiments.records import load_record
+
+    rec = load_record(RESULTS.parent / "results" / "curve-gemma3-arc" / "curve.json")
+    end = max(r["examples"] for r in rec["summary"])
+    acc = {(r["seed"], r["rule"]): r["accuracy"] for r in rec["rows"] if r["examples"] == end}
+    per_seed = ", ".join(f"seed {s} {acc[(s, 'likra')] - acc[(s, 'sft')]:+.3f}" for s in rec["seeds"])
+    results = " ".join(RESULTS.read_text(encoding="utf-8").split())
+    assert f"({per_seed})" in results
+
+
+def test_gemma_full_set_kinds_and_mass_sentences_are_the_committed_records():
+    """README's Gemma full-set sentence and RESULTS' bullet quote near-miss - irrelevant (mean, per seed, across
+    seeds, with questions) and claim (f)'s difference from the committed records."""
+    from likra.experiments.claims import difference
+    from likra.experiments.records import load_record
+
+    rec = load_record(RESULTS.parent / "results" / "curve-gemma3-arc" / "negatives.json")
+    end = max(r["examples"] for r in rec["rows"])
+    (m, lo, hi), (_, qlo, qhi), _ = difference(rec, end, {"kind": "near-miss"}, {"kind": "irrelevant"}, rule="likra")
+    acc = {(r["seed"], r["kind"]): r["accuracy"] for r in rec["rows"] if r["examples"] == end and r["rule"] == "likra"}
+    seeds = sorted(s for s, k in acc if k == "irrelevant")
+    each = listed([f"{acc[s, 'near-miss'] - acc[s, 'irrelevant']:+.3f}" for s in seeds])
+    readme = " ".join(README.split())
+    assert (f"near-miss negatives teach more than irrelevant ones there too ({m:+.3f}, [{qlo:.3f}, {qhi:.3f}] with "
+            f"questions, {SEED_WORDS[len(seeds)]})") in readme
+    results = " ".join(RESULTS.read_text(encoding="utf-8").split())
+    assert (f"near-miss {m:.3f} above it ({each}; [{lo:.3f}, {hi:.3f}] across the two seeds, [{qlo:.3f}, {qhi:.3f}] "
+            f"with the questions)") in results
+    mass, _, diff, both = claim_f("curve-gemma3-arc")
+    names = listed([str(s) for s in mass["seeds"]])
+    seeds = f"seed {names} so far" if len(mass["seeds"]) == 1 else f"seeds {names}"
+    assert f"(claim f: {diff}, {both} over the questions, {seeds})" in readme
