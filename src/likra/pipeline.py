@@ -142,6 +142,8 @@ def _rank_in_parts(loaded, questions: list[Question], path: Path, key: dict, pro
     saved_at: list[float] = []  # when this process saved each part: `likra experiment status` tells the time left
     if scores:
         _log(f"data: resuming the base model's ranking: {len(scores)} of {len(questions)} questions saved in {partial}")
+    if is_main():
+        path.parent.mkdir(parents=True, exist_ok=True)
     with tqdm(total=len(questions), initial=len(scores), desc="ranking choices (base model)", unit="q",
               disable=not progress) as bar:  # one bar for all parts: each part's own would restart at 0
         for start in range(0, len(questions), RANKING_PART):
@@ -151,7 +153,6 @@ def _rank_in_parts(loaded, questions: list[Question], path: Path, key: dict, pro
             scores.update(base_choice_scores(loaded, part, progress=False))
             bar.update(len(part))
             if is_main():
-                path.parent.mkdir(parents=True, exist_ok=True)
                 saved_at.append(round(time.time(), 1))
                 atomic_write_json(partial, {"key": key, "questions": len(questions), "scores": scores,
                                             "saved_at": saved_at})

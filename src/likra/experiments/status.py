@@ -5,6 +5,7 @@ are saved), mined files, and every record with its seeds and time. Reads files o
 from __future__ import annotations
 
 import csv
+import math
 import time
 from pathlib import Path
 
@@ -163,7 +164,8 @@ def ranking_status(run: Path) -> str:
     if not partial:
         return "no head trained yet"
     saved, total = len(partial.get("scores", {})), partial.get("questions")
-    left = time_left(partial.get("saved_at", []), -(-(total - saved) // RANKING_PART), unit="part") if total else ""
+    parts_left = math.ceil((total - saved) / RANKING_PART) if total else 0
+    left = time_left(partial.get("saved_at", []), parts_left, unit="part")
     return f"ranking the base model's choices: {saved}/{total or '?'} questions saved{left}; no head trained yet"
 
 
