@@ -8,6 +8,7 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding=
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "RESULTS.md"
 
 SEED_WORDS = {1: "one seed so far", 2: "two seeds so far", 3: "three seeds"}
+NUMBERS = {2: "two", 3: "three"}
 
 
 def listed(values: list[str]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.docs_text import README, RESULTS, SEED_WORDS, claim_f, listed
+from tests.docs_text import NUMBERS, README, RESULTS, SEED_WORDS, claim_f, listed
 
 
 def full_set_kinds() -> dict:
@@ -146,8 +146,8 @@ def test_gemma_full_set_kinds_and_mass_sentences_are_the_committed_records():
     assert (f"near-miss negatives teach more than irrelevant ones there too ({m:+.3f}, [{qlo:.3f}, {qhi:.3f}] with "
             f"questions, {SEED_WORDS[len(seeds)]})") in readme
     results = " ".join(RESULTS.read_text(encoding="utf-8").split())
-    assert (f"near-miss {m:.3f} above it ({each}; [{lo:.3f}, {hi:.3f}] across the two seeds, [{qlo:.3f}, {qhi:.3f}] "
-            f"with the questions)") in results
+    assert (f"near-miss {m:.3f} above it ({each}; [{lo:.3f}, {hi:.3f}] across the {NUMBERS[len(seeds)]} seeds, "
+            f"[{qlo:.3f}, {qhi:.3f}] with the questions)") in results
     mass, _, diff, both = claim_f("curve-gemma3-arc")
     names = listed([str(s) for s in mass["seeds"]])
     seeds = f"seed {names} so far" if len(mass["seeds"]) == 1 else f"seeds {names}"
