@@ -130,6 +130,25 @@ def test_results_gemma_full_set_bullet_quotes_each_seed():
     assert f"({per_seed})" in results
 
 
+def test_results_gemma_full_set_bullet_states_the_claims_verdict():
+    """The Gemma full-set Likra-vs-SFT bullet quotes the mean difference, its interval across seeds and with
+    questions, and claim (a)'s verdict as `likra experiment claims` wrote them."""
+    import json
+
+    from likra.experiments.claims import difference
+    from likra.experiments.records import load_record
+
+    folder = RESULTS.parent / "results" / "curve-gemma3-arc"
+    rec = load_record(folder / "curve.json")
+    end = max(r["examples"] for r in rec["summary"])
+    (m, lo, hi), (_, qlo, qhi), _ = difference(rec, end, {"rule": "likra"}, {"rule": "sft"})
+    verdict = next(v for v in json.loads((folder / "claims.json").read_text())["verdicts"] if v["claim"] == "a")
+    results = " ".join(RESULTS.read_text(encoding="utf-8").split())
+    assert (f"{m:+.3f} (seed 0 ") in results
+    assert (f"[{lo:.3f}, {hi:.3f}] across the {NUMBERS[len(rec['seeds'])]} seeds, [{qlo:.3f}, {qhi:.3f}] with the "
+            f"questions: claim (a) *{verdict['status']}*") in results
+
+
 def test_gemma_full_set_kinds_and_mass_sentences_are_the_committed_records():
     """README's Gemma full-set sentence and RESULTS' bullet quote near-miss - irrelevant (mean, per seed, across
     seeds, with questions) and claim (f)'s difference from the committed records."""
