@@ -171,3 +171,21 @@ def test_gemma_full_set_kinds_and_mass_sentences_are_the_committed_records():
     names = listed([str(s) for s in mass["seeds"]])
     seeds = f"seed {names} so far" if len(mass["seeds"]) == 1 else f"seeds {names}"
     assert f"(claim f: {diff}, {both} over the questions, {seeds})" in readme
+
+
+def test_results_gemma_full_set_hardest_bullet_is_the_committed_record():
+    """The Gemma full-set bullet on the hardest near-miss quotes the committed negatives record: each seed's end
+    accuracy against the random near-miss's, and hardest - random with its interval over the questions."""
+    from likra.experiments.claims import difference
+    from likra.experiments.records import load_record
+
+    rec = load_record(RESULTS.parent / "results" / "curve-gemma3-arc" / "negatives.json")
+    end = max(r["examples"] for r in rec["rows"])
+    acc = {(r["seed"], r["kind"]): r["accuracy"] for r in rec["rows"] if r["examples"] == end and r["rule"] == "likra"}
+    seeds = sorted(s for s, k in acc if k == "hardest")
+    if len(seeds) != 1:
+        pytest.skip("the bullet is written for one seed of hardest near-misses")
+    (m, _, _), (_, qlo, qhi), _ = difference(rec, end, {"kind": "hardest"}, {"kind": "near-miss"}, rule="likra")
+    results = " ".join(RESULTS.read_text(encoding="utf-8").split())
+    assert (f"ends at {acc[seeds[0], 'hardest']:.3f} against the random near-miss's {acc[seeds[0], 'near-miss']:.3f} "
+            f"in that seed (hardest - random {m:+.3f}, [{qlo:.3f}, {qhi:.3f}] over the questions; one seed)") in results
