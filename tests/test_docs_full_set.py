@@ -173,19 +173,20 @@ def test_gemma_full_set_kinds_and_mass_sentences_are_the_committed_records():
     assert f"(claim f: {diff}, {both} over the questions, {seeds})" in readme
 
 
-def test_results_gemma_full_set_hardest_bullet_is_the_committed_record():
-    """The Gemma full-set bullet on the hardest near-miss quotes the committed negatives record: each seed's end
-    accuracy against the random near-miss's, and hardest - random with its interval over the questions."""
+@pytest.mark.parametrize("kind", ["hardest", "easiest"])
+def test_results_gemma_full_set_hardest_bullet_is_the_committed_record(kind):
+    """The Gemma full-set bullet on the hardest and easiest near-misses quotes the committed negatives record: each
+    kind's end accuracy against the random near-miss's, and its difference with an interval over the questions."""
     from likra.experiments.claims import difference
     from likra.experiments.records import load_record
 
     rec = load_record(RESULTS.parent / "results" / "curve-gemma3-arc" / "negatives.json")
     end = max(r["examples"] for r in rec["rows"])
     acc = {(r["seed"], r["kind"]): r["accuracy"] for r in rec["rows"] if r["examples"] == end and r["rule"] == "likra"}
-    seeds = sorted(s for s, k in acc if k == "hardest")
+    seeds = sorted(s for s, k in acc if k == kind)
     if len(seeds) != 1:
-        pytest.skip("the bullet is written for one seed of hardest near-misses")
-    (m, _, _), (_, qlo, qhi), _ = difference(rec, end, {"kind": "hardest"}, {"kind": "near-miss"}, rule="likra")
+        pytest.skip(f"the bullet is written for one seed of {kind} near-misses")
+    (m, _, _), (_, qlo, qhi), _ = difference(rec, end, {"kind": kind}, {"kind": "near-miss"}, rule="likra")
     results = " ".join(RESULTS.read_text(encoding="utf-8").split())
-    assert (f"ends at {acc[seeds[0], 'hardest']:.3f} against the random near-miss's {acc[seeds[0], 'near-miss']:.3f} "
-            f"in that seed (hardest - random {m:+.3f}, [{qlo:.3f}, {qhi:.3f}] over the questions; one seed)") in results
+    assert (f"ends at {acc[seeds[0], kind]:.3f} against the random near-miss's {acc[seeds[0], 'near-miss']:.3f} "
+            f"in that seed ({kind} - random {m:+.3f}, [{qlo:.3f}, {qhi:.3f}] over the questions; one seed)") in results

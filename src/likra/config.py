@@ -294,6 +294,10 @@ class ExperimentConfig:
     keep_from: str | None = None
     """An earlier record of the same experiment and settings (NAME.json): the seeds and series it holds
     that the runs in the folder do not are kept in the new record (experiments/merge.py)."""
+    own_runs_only: bool = False
+    """Train and score only the experiment's own runs (the negative-only heads of `negatives`, the one-head
+    runs of `objectives`), not the curve's run they pair with, and write no record: they can run beside
+    `experiment curve` on another device or core. A rerun without it pairs them and writes the record."""
 
     SECTION: ClassVar[str] = "experiment"
 
@@ -309,6 +313,10 @@ class ExperimentConfig:
                 objectives=lambda v: each(one_of(*OBJECTIVES[1:]))(v) or unique(v), beta=optional(above(0)),
                 device=matches(_DEVICE, "auto, cpu, mps, cuda or cuda:N"),
                 dtype=one_of("auto", "float32", "bfloat16", "float16"))
+        if self.own_runs_only and (self.finished_only or self.keep_from):
+            other = "finished_only (no new work)" if self.finished_only else "keep_from (a record grown)"
+            raise ConfigError(f"experiment.own_runs_only trains runs and writes no record: it does not go with "
+                              f"experiment.{other}", field="experiment.own_runs_only")
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:

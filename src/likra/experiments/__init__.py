@@ -23,6 +23,9 @@ class Experiment:
     """Session -> record (dict)."""
     grows: bool = True
     """Whether its record can be grown from an earlier one (--keep-from): those built from per-seed runs."""
+    own_runs: Callable | None = None
+    """ExperimentConfig -> the runs it trains beyond the curve's, as Session.train keywords (--own-runs-only
+    trains and scores just these); None: it has none."""
 
 
 def _lazy(module: str) -> Callable:
@@ -45,9 +48,12 @@ EXPERIMENTS = {e.name: e for e in (
     Experiment("table", "Table 1", "base, SFT, Likra and Base-Likra at the end of training for every curve "
                "experiment in the subfolders of --out", _lazy("table"), grows=False),
     Experiment("objectives", "beyond the paper", "Likra, SFT, Base-Likra and unlikelihood, DPO, SimPO, ORPO, KTO, "
-               "InfoNCA on the same data, seeds and checkpoints", _lazy("objectives")),
+               "InfoNCA on the same data, seeds and checkpoints", _lazy("objectives"),
+               own_runs=lambda c: [{"seed": s, "objective": o} for s in c.seeds for o in c.objectives]),
     Experiment("negatives", "Fig 5", "Likra curves with near-miss (random, hardest, easiest), irrelevant, "
-               "unrelated and self-mined (likra mine) negative heads", _lazy("negatives")),
+               "unrelated and self-mined (likra mine) negative heads", _lazy("negatives"),
+               own_runs=lambda c: [{"seed": s, "kind": k} for s in c.seeds for k in c.negative_kinds
+                                   if k != "near-miss"]),
     Experiment("status", "", "what --out holds (or each experiment folder in it): each run's heads and "
                "evaluations (done, or passes saved; running or stopped), mined files and records; loads no model",
                _lazy("status"), grows=False),
@@ -71,4 +77,18 @@ def run_experiment(name: str, cfg: ExperimentConfig, out: str | Path, progress: 
         from likra.experiments.merge import load_kept
 
         session.kept = load_kept(cfg.keep_from, name, cfg)
+    if cfg.own_runs_only:
+        return session.own_runs(name, _own_runs(EXPERIMENTS[name], cfg))
     return EXPERIMENTS[name].run(session)
+
+
+def _own_runs(e: Experiment, cfg: ExperimentConfig) -> list[dict]:
+    """The runs --own-runs-only trains, checked before any model loads."""
+    from likra.errors import ConfigError
+
+    parts = e.own_runs(cfg) if e.own_runs else []
+    if not parts:
+        with_these = " with these settings (near-miss is the curve's own negative head)" if e.own_runs else ""
+        raise ConfigError(f"--own-runs-only: {e.name} has no runs of its own{with_these}",
+                          field="experiment.own_runs_only")
+    return parts

@@ -95,6 +95,10 @@ def add_parser(sub, common, epilog: str) -> None:
                         "and series it holds that the runs in --out lack are kept in the new record, so a record "
                         "grows across machines or after its run folders are gone; rows both have are taken from "
                         "the runs, and any that differ are counted and logged")
+    g.add_argument("--own-runs-only", action="store_true", default=None,
+                   help="negatives, objectives: train and score only the experiment's own runs (negative-only "
+                        "heads, one-head objectives), not the curve's run they pair with, and write no record: "
+                        "run it beside `experiment curve` on another device or core, then rerun without it")
     p.set_defaults(func=cmd_experiment)
 
 
@@ -113,6 +117,7 @@ def experiment_config(a) -> ExperimentConfig:
         batch_size=a.batch_size, weights=a.weights, at=a.at, negative_kinds=kinds, objectives=objectives, beta=a.beta,
         unrelated_benchmark=a.unrelated_benchmark, norm=a.norm, device=a.device, dtype=a.dtype,
         data_root=a.data_root, finished_only=a.finished_only, keep_from=a.keep_from,
+        own_runs_only=a.own_runs_only,
         **({} if a.limit is None else {"limit": None if a.limit == "all" else a.limit})), FLAGS)
 
 
@@ -123,6 +128,10 @@ def cmd_experiment(a) -> int:
     if "report" in record:  # an experiment that reads the others' records (claims) prints its own report
         print(record["report"], end="")
         print("\n".join(f"  {f}" for f in record["files"]))
+        return 0
+    if "own_runs" in record:
+        print(f"{a.name}: trained and scored (no record written; rerun without --own-runs-only to write it):")
+        print("\n".join(f"  {r}" for r in record["own_runs"]))
         return 0
     print(f"{a.name}: {len(record['rows'])} rows, {len(record['summary'])} summary rows over seeds {record['seeds']}")
     for part in record.get("skipped", []):

@@ -120,6 +120,16 @@ class Session:
         train_run(cfg, run, progress=self.progress, loaded=self.loaded, rankings=siblings)
         return run
 
+    def own_runs(self, name: str, parts: list[dict]) -> dict:
+        """--own-runs-only: train and score each of `parts` (Session.train keywords), nothing else; returns
+        {"own_runs": the run folders} and writes no record (a rerun without the flag pairs and records them)."""
+        runs = []
+        for part in parts:
+            self.evaluate(run := self.train(**part))
+            runs.append(str(run))
+        log(f"{name}: {len(runs)} run(s) of its own trained and scored; rerun without --own-runs-only for the record")
+        return {"own_runs": runs}
+
     def _rankings(self, seed: int, kind: str, name: str) -> tuple[Path, ...]:
         """Saved base rankings a `kind` run of `seed` may reuse: the seed's other near-miss variant first,
         then every other seed's variants here. All rank by the same base model (minutes for ARC's 6604 on one
