@@ -113,6 +113,20 @@ def test_a_record_of_other_settings_is_refused_before_any_model_loads(folders, c
     assert code == 2 and message in capsys.readouterr().err and not (root / "other").exists()
 
 
+def test_a_record_older_than_a_setting_was_made_with_its_default(folders, capsys):
+    """A setting added to likra after a record was written is missing from its config: the record was made as
+    the setting's default does, so it grows a run with the default and is refused for any other value."""
+    root, _ = folders
+    assert run(folders, "curve", "zero", "0") == 0
+    record = json.loads((root / "zero" / "curve.json").read_text())
+    for key in ("own_runs_only", "norm"):
+        del record["config"][key]
+    (root / "older.json").write_text(json.dumps(record))
+    assert run(folders, "curve", "grown", "1", "--keep-from", str(root / "older.json")) == 0
+    assert run(folders, "curve", "other", "1", "--norm", "none", "--keep-from", str(root / "older.json")) == 2
+    assert "its norm is 'char', this run's is 'none'" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("name,kept,message", [
     ("weights", "curve.json", "a record of 'curve', not of 'weights'"),
     ("claims", "curve.json", "claims reads other records"),

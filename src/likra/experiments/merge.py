@@ -20,7 +20,8 @@ from pathlib import Path
 from likra.errors import ConfigError
 
 # settings that may differ between the record kept and the new one: which parts run, and where
-FREE = {"seeds", "negative_kinds", "objectives", "finished_only", "keep_from", "device", "dtype", "data_root"}
+FREE = {"seeds", "negative_kinds", "objectives", "finished_only", "keep_from", "own_runs_only", "device", "dtype",
+        "data_root"}
 PAYLOAD = {"correct", "values"}  # the per-question field of an outcome entry
 TOLERANCE = 1e-9  # a float survives JSON exactly: a recomputed number differs from the kept one only in earnest
 
@@ -28,7 +29,7 @@ TOLERANCE = 1e-9  # a float survives JSON exactly: a recomputed number differs f
 def load_kept(path: str | Path, name: str, cfg) -> dict:
     """The record at `path`, checked before any model loads: the same experiment, and every setting that
     shapes its numbers equal to `cfg`'s (a ConfigError naming the file and the first field that differs)."""
-    from dataclasses import asdict
+    from dataclasses import MISSING, asdict, fields
 
     from likra.experiments.records import load_record
 
@@ -36,11 +37,14 @@ def load_kept(path: str | Path, name: str, cfg) -> dict:
     if record.get("experiment") != name:
         raise ConfigError(f"--keep-from {path}: a record of {record.get('experiment')!r}, not of {name!r}")
     theirs, ours = record.get("config") or {}, asdict(cfg)
+    # a setting added after the record was written is missing from it: the record was made as its default does
+    defaults = {f.name: f.default for f in fields(cfg) if f.default is not MISSING}
     for key, value in ours.items():
         if key in FREE:
             continue
-        if _plain(theirs.get(key)) != _plain(value):
-            raise ConfigError(f"--keep-from {path}: its {key} is {theirs.get(key)!r}, this run's is {value!r}; "
+        kept = theirs.get(key, defaults.get(key))
+        if _plain(kept) != _plain(value):
+            raise ConfigError(f"--keep-from {path}: its {key} is {kept!r}, this run's is {value!r}; "
                               f"a record is only grown with runs of the same settings")
     return record
 
