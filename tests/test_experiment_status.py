@@ -178,3 +178,18 @@ def test_a_ranking_under_way_says_how_far_it_is_and_how_long_it_has_left(tmp_pat
     partial["saved_at"] = [now - 3600, now - 3480]  # nothing saved for an hour: stopped
     (run / "base_choice_scores.partial.json").write_text(json.dumps(partial))
     assert ", stopped: last part saved 58 min ago (a part takes 2.0 min)" in status.ranking_status(run)
+
+
+def test_status_lists_each_series_with_the_seeds_its_rows_hold(tmp_path, capsys):
+    """A record grown with --keep-from holds its series at uneven seeds: status names each with its own, not the
+    record's seeds for all (a kind with no rows yet says none)."""
+    row = lambda seed, kind: {"seed": seed, "kind": kind, "rule": "likra", "examples": 8, "accuracy": 0.5}  # noqa: E731
+    rows = [row(s, "near-miss") for s in (0, 1, 2)] + [row(s, "sft") for s in (0, 1, 2)] + [row(0, "unrelated")]
+    put(tmp_path / "negatives.json", {"experiment": "negatives", "seeds": [0, 1, 2], "rows": rows,
+                                      "config": {"negative_kinds": ["near-miss", "unrelated", "hardest"]}})
+    put(tmp_path / "objectives.json", {"experiment": "objectives", "seeds": [1], "config": {"objectives": ["dpo"]},
+                                       "rows": [{"seed": 1, "objective": "dpo"}, {"seed": 1, "objective": "nll"}]})
+    assert main(["experiment", "status", "--out", str(tmp_path)]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert "seeds 0,1,2; near-miss 0,1,2, unrelated 0, hardest none (" in lines["negatives.json"]
+    assert "seeds 1; dpo 1 (" in lines["objectives.json"]

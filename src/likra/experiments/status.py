@@ -179,10 +179,26 @@ def record_line(path: Path) -> str:
     rec = _json(path) or {}
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
     cfg = rec.get("config") or {}
-    what = {"negatives": cfg.get("negative_kinds"), "objectives": cfg.get("objectives")}.get(rec.get("experiment"))
-    extra = f"; {', '.join(what)}" if what else ""
+    key, field = SERIES.get(rec.get("experiment"), (None, None))
+    what = cfg.get(field) if field else None
+    extra = f"; {series_seeds(rec.get('rows'), key, what)}" if what else ""
     seeds = rec.get("seeds")
     return f"  {path.name:<20} seeds {','.join(map(str, seeds)) if seeds else '-'}{extra} ({when})"
+
+
+# experiments whose record holds several series: (the rows' key naming a series, the config field listing them)
+SERIES = {"negatives": ("kind", "negative_kinds"), "objectives": ("objective", "objectives")}
+
+
+def series_seeds(rows: list | None, key: str, names: list[str]) -> str:
+    """Each series with the seeds its rows hold ("near-miss 0,1,2, unrelated 0"): a record grown with --keep-from
+    covers its seeds unevenly, and the record's seeds alone would claim every series at every seed. A record
+    without rows (a stub) lists the names alone."""
+    if not isinstance(rows, list):
+        return ", ".join(names)
+    held = {n: sorted({r.get("seed") for r in rows if isinstance(r, dict) and r.get(key) == n} - {None})
+            for n in names}
+    return ", ".join(f"{n} {','.join(map(str, s)) if s else 'none'}" for n, s in held.items())
 
 
 def report(root: Path) -> str:
