@@ -193,8 +193,7 @@ def test_results_gemma_full_set_hardest_bullet_is_the_committed_record(kind):
                 f"({kind} - random {m:+.3f}, [{qlo:.3f}, {qhi:.3f}] over the questions; one seed)") in results
         return
     mean = lambda k: sum(acc[s, k] for s in seeds) / len(seeds)  # noqa: E731
-    each = ", ".join(f"{acc[s, kind]:.3f}" for s in seeds)
-    names = " and ".join(str(s) for s in seeds)
-    assert (f"ends at {mean(kind):.3f} (seeds {names}: {each}) against the random near-miss's {mean('near-miss'):.3f} "
-            f"in those seeds ({kind} - random {m:+.3f}, [{lo:.3f}, {hi:.3f}] across the seeds, "
+    each = listed([f"{acc[s, kind]:.3f}" for s in seeds])
+    assert (f"ends at {mean(kind):.3f} ({each}) against the random near-miss's {mean('near-miss'):.3f} in those seeds "
+            f"({kind} - random {m:+.3f}, [{lo:.3f}, {hi:.3f}] across the {NUMBERS[len(seeds)]} seeds, "
             f"[{qlo:.3f}, {qhi:.3f}] with the questions)") in results
