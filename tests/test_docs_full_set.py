@@ -102,6 +102,18 @@ def test_readme_gemma_full_set_sentence_is_the_committed_record():
             f"{mean['sft']:.3f} ({m:+.3f}, [{lo:.3f}, {hi:.3f}]") in readme
 
 
+def against(acc: dict, seeds: list, kinds: tuple, labels: tuple, diff: tuple) -> str:
+    """'{kind's mean} ({each seed's}) against {other's label} {other's mean} in those seeds ({difference's label}
+    {m}, [lo, hi] across the N seeds, [qlo, qhi] with the questions)': a kind's end accuracy over several seeds
+    against another's, as RESULTS' Gemma full-set bullets quote it. `kinds`: (kind, other), keys of `acc` with
+    the seed; `labels`: (other's, the difference's); `diff`: (m, lo, hi, qlo, qhi)."""
+    (kind, other), (named, differs), (m, lo, hi, qlo, qhi) = kinds, labels, diff
+    mean = lambda k: sum(acc[s, k] for s in seeds) / len(seeds)  # noqa: E731
+    each = listed([f"{acc[s, kind]:.3f}" for s in seeds])
+    return (f"{mean(kind):.3f} ({each}) against {named} {mean(other):.3f} in those seeds ({differs} {m:+.3f}, "
+            f"[{lo:.3f}, {hi:.3f}] across the {NUMBERS[len(seeds)]} seeds, [{qlo:.3f}, {qhi:.3f}] with the questions)")
+
+
 def test_results_gemma_unrelated_bullet_is_the_committed_record():
     """The Gemma full-set bullet on unrelated negatives quotes the committed negatives record: the end accuracy
     and irrelevant - unrelated with its interval over the questions (one seed), or each seed's accuracy against
@@ -119,11 +131,8 @@ def test_results_gemma_unrelated_bullet_is_the_committed_record():
         assert (f"end at {acc[seeds[0], 'unrelated']:.3f}, level with that seed's SFT and {m:.3f} under irrelevant "
                 f"([{qlo:.3f}, {qhi:.3f}] over the questions)") in results
         return
-    mean = lambda k: sum(acc[s, k] for s in seeds) / len(seeds)  # noqa: E731
-    each = listed([f"{acc[s, 'unrelated']:.3f}" for s in seeds])
-    assert (f"end at {mean('unrelated'):.3f} ({each}) against irrelevant's {mean('irrelevant'):.3f} in those seeds "
-            f"(irrelevant - unrelated {m:+.3f}, [{lo:.3f}, {hi:.3f}] across the {NUMBERS[len(seeds)]} seeds, "
-            f"[{qlo:.3f}, {qhi:.3f}] with the questions)") in results
+    assert "end at " + against(acc, seeds, ("unrelated", "irrelevant"), ("irrelevant's", "irrelevant - unrelated"),
+                               (m, lo, hi, qlo, qhi)) in results
 
 
 def test_results_gemma_full_set_bullet_quotes_each_seed():
@@ -200,8 +209,5 @@ def test_results_gemma_full_set_hardest_bullet_is_the_committed_record(kind):
         assert (f"ends at {one[0]:.3f} against the random near-miss's {one[1]:.3f} in that seed "
                 f"({kind} - random {m:+.3f}, [{qlo:.3f}, {qhi:.3f}] over the questions; one seed)") in results
         return
-    mean = lambda k: sum(acc[s, k] for s in seeds) / len(seeds)  # noqa: E731
-    each = listed([f"{acc[s, kind]:.3f}" for s in seeds])
-    assert (f"ends at {mean(kind):.3f} ({each}) against the random near-miss's {mean('near-miss'):.3f} in those seeds "
-            f"({kind} - random {m:+.3f}, [{lo:.3f}, {hi:.3f}] across the {NUMBERS[len(seeds)]} seeds, "
-            f"[{qlo:.3f}, {qhi:.3f}] with the questions)") in results
+    assert "ends at " + against(acc, seeds, (kind, "near-miss"), ("the random near-miss's", f"{kind} - random"),
+                                (m, lo, hi, qlo, qhi)) in results
