@@ -116,7 +116,7 @@ def against(acc: dict, seeds: list, kinds: tuple, labels: tuple, diff: tuple) ->
 
 def test_results_gemma_unrelated_bullet_is_the_committed_record():
     """The Gemma full-set bullet on unrelated negatives quotes the committed negatives record: the end accuracy
-    over the seeds that hold it (seeds 0 and 2 from stop 39), each seed's against irrelevant's in those seeds, and
+    over the seeds that hold it (seeds 0-2 from stop 40), each seed's against irrelevant's in those seeds, and
     irrelevant - unrelated across the seeds and with the questions."""
     from likra.experiments.claims import difference
     from likra.experiments.records import load_record
