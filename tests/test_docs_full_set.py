@@ -202,3 +202,42 @@ def test_results_gemma_full_set_hardest_bullet_is_the_committed_record(kind):
     results = " ".join(RESULTS.read_text(encoding="utf-8").split())
     assert "ends at " + against(acc, seeds, (kind, "near-miss"), ("the random near-miss's", f"{kind} - random"),
                                 (m, lo, hi, qlo, qhi)) in results
+
+
+def test_results_gemma_full_set_mass_irrelevant_and_seeds_are_the_committed_record():
+    """The Gemma full-set `mass` section names the seeds its record holds (heading and bullet), each head's
+    separation at the end (the correct answer's change minus the most likely wrong one's), and how the two heads
+    move other questions' answers (the positive head's mean, the negative head's with its interval)."""
+    from likra.experiments.records import load_record
+
+    record = load_record(RESULTS.parent / "results" / "curve-gemma3-arc" / "mass.json")
+    end = max(r["examples"] for r in record["summary"])
+    at = {(r["head"], r["answer"]): r for r in record["summary"] if r["examples"] == end}
+    seeds = listed([str(s) for s in record["seeds"]])
+    section = RESULTS.read_text(encoding="utf-8").split(FULL_SET_MASS["curve-gemma3-arc"], 1)[1].split("\n## ", 1)[0]
+    section = " ".join(section.split())
+    assert f"**Where each head moves the answers with the full set (claim f; seeds {seeds})**" in section
+    bullet = "**The negative head does not lower the plausible wrong answers with the full set either**"
+    assert f"{bullet} (seeds {seeds})" in section
+    wrong = "most likely incorrect"
+    sep = [at[h, "correct"]["mean"] - at[h, wrong]["mean"] for h in ("pos", "neg")]
+    assert f"both heads favour the correct answer (by {sep[0]:.3f} and {sep[1]:.3f} on average)" in section
+    pos, neg = at["pos", "irrelevant"], at["neg", "irrelevant"]
+    assert (f"the positive head lowers other questions' answers ({pos['mean']:+.3f} at {end}), the negative head "
+            f"raises them ({neg['mean']:+.3f}, [{neg['low']:+.3f}, {neg['high']:+.3f}] across the seeds)") in section
+
+
+def test_results_gemma_full_set_kinds_level_with_sft_are_the_committed_record():
+    """The Gemma full-set bullet on kinds of negatives quotes SFT's end accuracy per seed (where irrelevant and
+    unrelated are level with it) and unrelated - SFT with the questions, from the committed negatives record."""
+    from likra.experiments.claims import difference
+    from likra.experiments.records import load_record
+
+    rec = load_record(RESULTS.parent / "results" / "curve-gemma3-arc" / "negatives.json")
+    end = max(r["examples"] for r in rec["rows"])
+    sft = {r["seed"]: r["accuracy"] for r in rec["rows"] if r["examples"] == end and r["rule"] == "sft"}
+    each = listed([f"{sft[s]:.3f}" for s in sorted(sft)])
+    _, (m, qlo, qhi), _ = difference(rec, end, {"kind": "unrelated", "rule": "likra"}, {"kind": "sft", "rule": "sft"})
+    results = " ".join(RESULTS.read_text(encoding="utf-8").split())
+    assert f"level with SFT ({each}: in seed 1 below it)" in results
+    assert f"level with SFT ({each}; unrelated - SFT {m:+.3f}, [{qlo:.3f}, {qhi:.3f}] with the questions)" in results
