@@ -241,3 +241,17 @@ def test_results_gemma_full_set_kinds_level_with_sft_are_the_committed_record():
     results = " ".join(RESULTS.read_text(encoding="utf-8").split())
     assert f"level with SFT ({each}: in seed 1 below it)" in results
     assert f"level with SFT ({each}; unrelated - SFT {m:+.3f}, [{qlo:.3f}, {qhi:.3f}] with the questions)" in results
+
+
+def test_results_gemma_full_set_easiest_under_hardest_is_the_committed_record():
+    """The same bullet quotes easiest against hardest, paired in the seeds that hold both: how far under, across
+    those seeds and with the questions."""
+    from likra.experiments.claims import difference
+    from likra.experiments.records import load_record
+
+    rec = load_record(RESULTS.parent / "results" / "curve-gemma3-arc" / "negatives.json")
+    end = max(r["examples"] for r in rec["rows"])
+    (m, lo, hi), (_, qlo, qhi), _ = difference(rec, end, {"kind": "hardest"}, {"kind": "easiest"}, rule="likra")
+    results = " ".join(RESULTS.read_text(encoding="utf-8").split())
+    assert (f"and {m:.3f} under the hardest in those seeds ([{lo:.3f}, {hi:.3f}] across them, [{qlo:.3f}, "
+            f"{qhi:.3f}] with the questions)") in results
