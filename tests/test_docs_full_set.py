@@ -255,3 +255,21 @@ def test_results_gemma_full_set_easiest_under_hardest_is_the_committed_record():
     results = " ".join(RESULTS.read_text(encoding="utf-8").split())
     assert (f"and {m:.3f} under the hardest in those seeds ([{lo:.3f}, {hi:.3f}] across them, [{qlo:.3f}, "
             f"{qhi:.3f}] with the questions)") in results
+
+
+def test_gemma_full_set_heading_names_the_seeds_every_record_holds():
+    """The Gemma full-set section's heading names the seeds that every one of its records holds, for every kind
+    of negative too: a record that lags behind the others would make the heading overstate it."""
+    from likra.experiments.records import load_record
+
+    folder = RESULTS.parent / "results" / "curve-gemma3-arc"
+    held = []
+    for name in ("curve", "weights", "likelihoods", "negatives", "mass"):
+        rec = load_record(folder / f"{name}.json")
+        kinds = {r.get("kind") for r in rec["rows"]}
+        held += [sorted({r["seed"] for r in rec["rows"] if r.get("kind") == k}) for k in kinds]
+    common = sorted(set.intersection(*map(set, held)))
+    assert all(h == common for h in held), held
+    seeds = f"seeds {common[0]}-{common[-1]}" if len(common) > 2 else f"seeds {listed([str(s) for s in common])}"
+    assert f"## Gemma-3-270M, ARC, the full training set (6604 questions per head; {seeds})" in RESULTS.read_text(
+        encoding="utf-8")
