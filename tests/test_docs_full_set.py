@@ -238,8 +238,11 @@ def test_results_gemma_full_set_kinds_level_with_sft_are_the_committed_record():
     sft = {r["seed"]: r["accuracy"] for r in rec["rows"] if r["examples"] == end and r["rule"] == "sft"}
     each = listed([f"{sft[s]:.3f}" for s in sorted(sft)])
     _, (m, qlo, qhi), _ = difference(rec, end, {"kind": "unrelated", "rule": "likra"}, {"kind": "sft", "rule": "sft"})
+    irr = {r["seed"]: r["accuracy"] for r in rec["rows"]
+           if r["examples"] == end and r["rule"] == "likra" and r["kind"] == "irrelevant"}
+    below = listed([str(s) for s in sorted(irr) if irr[s] < sft[s]])
     results = " ".join(RESULTS.read_text(encoding="utf-8").split())
-    assert f"level with SFT ({each}: in seed 1 below it)" in results
+    assert f"level with SFT ({each}: in seed {below} below it)" in results
     assert f"level with SFT ({each}; unrelated - SFT {m:+.3f}, [{qlo:.3f}, {qhi:.3f}] with the questions)" in results
 
 
@@ -273,3 +276,27 @@ def test_gemma_full_set_heading_names_the_seeds_every_record_holds():
     seeds = f"seeds {common[0]}-{common[-1]}" if len(common) > 2 else f"seeds {listed([str(s) for s in common])}"
     assert f"## Gemma-3-270M, ARC, the full training set (6604 questions per head; {seeds})" in RESULTS.read_text(
         encoding="utf-8")
+
+
+def test_results_gemma_full_set_hardest_bullet_along_the_way_is_the_committed_record():
+    """Each "seed S: a against b at N, ..." the hardest/easiest bullet quotes along training is that seed's Likra
+    accuracy with that kind (a) and with the random near-miss (b) at N examples in the committed record."""
+    import re
+
+    from likra.experiments.records import load_record
+
+    rec = load_record(RESULTS.parent / "results" / "curve-gemma3-arc" / "negatives.json")
+    acc = {(r["seed"], r["kind"], r["examples"]): r["accuracy"] for r in rec["rows"] if r["rule"] == "likra"}
+    results = " ".join(RESULTS.read_text(encoding="utf-8").split())
+    bullet = results.split("**The hardest and easiest near-misses at seeds", 1)[1].split("Mean per-character", 1)[0]
+    hardest, easiest = bullet.split("Likra on the easiest wrong choice", 1)
+    pair = r"(\d\.\d{3}) against (\d\.\d{3}) at (\d+)"
+    quoted = 0
+    for kind, text in (("hardest", hardest), ("easiest", easiest)):
+        for m in re.finditer(rf"seed (\d): ((?:{pair}(?:, |; | and )?)+)", text):
+            seed = m[1]
+            for a, b, n in re.findall(pair, m[2]):
+                assert (acc[int(seed), kind, int(n)], acc[int(seed), "near-miss", int(n)]) == (float(a), float(b)), \
+                    (kind, seed, n)
+                quoted += 1
+    assert quoted >= 10  # the bullet quotes them; a rewording that drops the pattern would pass silently
