@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.docs_text import NUMBERS, README, RESULTS, SEED_WORDS, claim_f, listed
+from tests.docs_text import NUMBERS, README, RESULTS, SEED_WORDS, claim_f, committed, flat, listed, results_text
 
 
 def full_set_kinds() -> dict:
     """The committed kinds-of-negatives record of the full training set."""
-    from likra.experiments.records import load_record
-
-    return load_record(RESULTS.parent / "results" / "curve-smollm2-arc" / "negatives.json")
+    return committed("curve-smollm2-arc", "negatives")
 
 
 def test_results_full_set_kinds_bullets_are_the_committed_record():
@@ -30,7 +28,7 @@ def test_results_full_set_kinds_bullets_are_the_committed_record():
     def quoted(kind: str) -> str:  # "0.465 (0.470, 0.470 and 0.456)"
         return f"{mean[kind]:.3f} ({listed([f'{v:.3f}' for _, v in sorted(per_seed(kind).items())])})"
 
-    results = " ".join(RESULTS.read_text(encoding="utf-8").split())
+    results = results_text()
     assert (f"At {end} examples near-miss reaches {quoted('near-miss')}, irrelevant {quoted('irrelevant')} and "
             f"unrelated {quoted('unrelated')}, against SFT's {sft:.3f}.") in results
     near, irr = per_seed("near-miss"), per_seed("irrelevant")
@@ -53,13 +51,18 @@ def test_readme_full_set_kinds_sentence_is_the_committed_record():
     rec = full_set_kinds()
     _, (m, lo, hi), _ = difference(rec, 6604, {"kind": "near-miss"}, {"kind": "irrelevant"}, rule="likra")
     seeds = {r["seed"] for r in rec["rows"] if r["kind"] == "irrelevant"}
-    readme = " ".join(README.split())
+    readme = flat(README)
     assert (f"near-miss negatives again teach more than irrelevant ones ({m:+.3f}, [{lo:.3f}, {hi:.3f}] with "
             f"questions, {SEED_WORDS[len(seeds)]})") in readme
 
 
 FULL_SET_MASS = {"curve-smollm2-arc": "### Where each head moves the answers with the full training set",
                  "curve-gemma3-arc": "## Gemma-3-270M, ARC, the full training set"}
+
+
+def mass_section(folder: str) -> str:
+    """RESULTS' text (flattened) from FOLDER's full-set mass heading to the next section."""
+    return flat(RESULTS.read_text(encoding="utf-8").split(FULL_SET_MASS[folder], 1)[1].split("\n## ", 1)[0])
 
 
 @pytest.mark.parametrize("folder", FULL_SET_MASS)
@@ -74,8 +77,7 @@ def test_results_full_set_mass_bullet_is_the_committed_record(folder):
     record, verdict, diff, both = claim_f(folder)
     end = max(r["examples"] for r in record["summary"])
     mean = {(r["head"], r["answer"]): r["mean"] for r in record["summary"] if r["examples"] == end}
-    section = RESULTS.read_text(encoding="utf-8").split(FULL_SET_MASS[folder], 1)[1].split("\n## ", 1)[0]
-    section = " ".join(section.split())
+    section = mass_section(folder)
     assert (f"the positive head raises the correct answer by {mean['pos', 'correct']:.3f} per character and the "
             f"most likely wrong one by {mean['pos', 'most likely incorrect']:.3f}. The negative head, trained on "
             f"wrong answers only, raises them by {mean['neg', 'correct']:.3f} and "
@@ -89,17 +91,23 @@ def test_results_full_set_mass_bullet_is_the_committed_record(folder):
 
 def test_readme_gemma_full_set_sentence_is_the_committed_record():
     from likra.experiments.claims import difference
-    from likra.experiments.records import load_record
 
-    rec = load_record(RESULTS.parent / "results" / "curve-gemma3-arc" / "curve.json")
+    rec = committed("curve-gemma3-arc", "curve")
     end = max(r["examples"] for r in rec["summary"])
     mean = {r["rule"]: r["mean"] for r in rec["summary"] if r["examples"] == end}
     _, (m, lo, hi), _ = difference(rec, end, {"rule": "likra"}, {"rule": "sft"})
     one = len(rec["seeds"]) == 1
     seeds = f"seed {rec['seeds'][0]} so far" if one else f"seeds {listed([str(s) for s in rec['seeds']])}"
-    readme = " ".join(README.split())
+    readme = flat(README)
     assert (f"With Gemma's full training set ({seeds}) Likra reaches {mean['likra']:.3f} against SFT's "
             f"{mean['sft']:.3f} ({m:+.3f}, [{lo:.3f}, {hi:.3f}]") in readme
+
+
+def likra_at_end(rec: dict) -> tuple[int, dict]:
+    """A negatives record's last checkpoint, and Likra's accuracy there by (seed, kind)."""
+    end = max(r["examples"] for r in rec["rows"])
+    acc = {(r["seed"], r["kind"]): r["accuracy"] for r in rec["rows"] if r["examples"] == end and r["rule"] == "likra"}
+    return end, acc
 
 
 def against(acc: dict, seeds: list, kinds: tuple, labels: tuple, diff: tuple) -> str:
@@ -119,27 +127,23 @@ def test_results_gemma_unrelated_bullet_is_the_committed_record():
     over the seeds that hold it, each seed's against irrelevant's in those seeds, and
     irrelevant - unrelated across the seeds and with the questions."""
     from likra.experiments.claims import difference
-    from likra.experiments.records import load_record
 
-    rec = load_record(RESULTS.parent / "results" / "curve-gemma3-arc" / "negatives.json")
-    end = max(r["examples"] for r in rec["rows"])
-    acc = {(r["seed"], r["kind"]): r["accuracy"] for r in rec["rows"] if r["examples"] == end and r["rule"] == "likra"}
+    rec = committed("curve-gemma3-arc", "negatives")
+    end, acc = likra_at_end(rec)
     seeds = sorted(s for s, k in acc if k == "unrelated")
     (m, lo, hi), (_, qlo, qhi), _ = difference(rec, end, {"kind": "irrelevant"}, {"kind": "unrelated"}, rule="likra")
-    results = " ".join(RESULTS.read_text(encoding="utf-8").split())
+    results = results_text()
     assert "end at " + against(acc, seeds, ("unrelated", "irrelevant"), ("irrelevant's", "irrelevant - unrelated"),
                                (m, lo, hi, qlo, qhi)) in results
 
 
 def test_results_gemma_full_set_bullet_quotes_each_seed():
     """The Gemma full-set Likra-vs-SFT bullet names every committed seed's end difference, in seed order."""
-    from likra.experiments.records import load_record
-
-    rec = load_record(RESULTS.parent / "results" / "curve-gemma3-arc" / "curve.json")
+    rec = committed("curve-gemma3-arc", "curve")
     end = max(r["examples"] for r in rec["summary"])
     acc = {(r["seed"], r["rule"]): r["accuracy"] for r in rec["rows"] if r["examples"] == end}
     per_seed = ", ".join(f"seed {s} {acc[(s, 'likra')] - acc[(s, 'sft')]:+.3f}" for s in rec["seeds"])
-    results = " ".join(RESULTS.read_text(encoding="utf-8").split())
+    results = results_text()
     assert f"({per_seed})" in results
 
 
@@ -149,14 +153,13 @@ def test_results_gemma_full_set_bullet_states_the_claims_verdict():
     import json
 
     from likra.experiments.claims import difference
-    from likra.experiments.records import load_record
 
     folder = RESULTS.parent / "results" / "curve-gemma3-arc"
-    rec = load_record(folder / "curve.json")
+    rec = committed("curve-gemma3-arc", "curve")
     end = max(r["examples"] for r in rec["summary"])
     (m, lo, hi), (_, qlo, qhi), _ = difference(rec, end, {"rule": "likra"}, {"rule": "sft"})
     verdict = next(v for v in json.loads((folder / "claims.json").read_text())["verdicts"] if v["claim"] == "a")
-    results = " ".join(RESULTS.read_text(encoding="utf-8").split())
+    results = results_text()
     assert (f"{m:+.3f} (seed 0 ") in results
     assert (f"[{lo:.3f}, {hi:.3f}] across the {NUMBERS[len(rec['seeds'])]} seeds, [{qlo:.3f}, {qhi:.3f}] with the "
             f"questions: claim (a) *{verdict['status']}*") in results
@@ -166,18 +169,16 @@ def test_gemma_full_set_kinds_and_mass_sentences_are_the_committed_records():
     """README's Gemma full-set sentence and RESULTS' bullet quote near-miss - irrelevant (mean, per seed, across
     seeds, with questions) and claim (f)'s difference from the committed records."""
     from likra.experiments.claims import difference
-    from likra.experiments.records import load_record
 
-    rec = load_record(RESULTS.parent / "results" / "curve-gemma3-arc" / "negatives.json")
-    end = max(r["examples"] for r in rec["rows"])
+    rec = committed("curve-gemma3-arc", "negatives")
+    end, acc = likra_at_end(rec)
     (m, lo, hi), (_, qlo, qhi), _ = difference(rec, end, {"kind": "near-miss"}, {"kind": "irrelevant"}, rule="likra")
-    acc = {(r["seed"], r["kind"]): r["accuracy"] for r in rec["rows"] if r["examples"] == end and r["rule"] == "likra"}
     seeds = sorted(s for s, k in acc if k == "irrelevant")
     each = listed([f"{acc[s, 'near-miss'] - acc[s, 'irrelevant']:+.3f}" for s in seeds])
-    readme = " ".join(README.split())
+    readme = flat(README)
     assert (f"near-miss negatives teach more than irrelevant ones there too ({m:+.3f}, [{qlo:.3f}, {qhi:.3f}] with "
             f"questions, {SEED_WORDS[len(seeds)]})") in readme
-    results = " ".join(RESULTS.read_text(encoding="utf-8").split())
+    results = results_text()
     assert (f"near-miss {m:.3f} above it ({each}; [{lo:.3f}, {hi:.3f}] across the {NUMBERS[len(seeds)]} seeds, "
             f"[{qlo:.3f}, {qhi:.3f}] with the questions)") in results
     mass, _, diff, both = claim_f("curve-gemma3-arc")
@@ -192,14 +193,12 @@ def test_results_gemma_full_set_hardest_bullet_is_the_committed_record(kind):
     kind's end accuracy over the seeds that hold it against the random near-miss's, and its difference across the
     seeds and with the questions."""
     from likra.experiments.claims import difference
-    from likra.experiments.records import load_record
 
-    rec = load_record(RESULTS.parent / "results" / "curve-gemma3-arc" / "negatives.json")
-    end = max(r["examples"] for r in rec["rows"])
-    acc = {(r["seed"], r["kind"]): r["accuracy"] for r in rec["rows"] if r["examples"] == end and r["rule"] == "likra"}
+    rec = committed("curve-gemma3-arc", "negatives")
+    end, acc = likra_at_end(rec)
     seeds = sorted(s for s, k in acc if k == kind)
     (m, lo, hi), (_, qlo, qhi), _ = difference(rec, end, {"kind": kind}, {"kind": "near-miss"}, rule="likra")
-    results = " ".join(RESULTS.read_text(encoding="utf-8").split())
+    results = results_text()
     assert "ends at " + against(acc, seeds, (kind, "near-miss"), ("the random near-miss's", f"{kind} - random"),
                                 (m, lo, hi, qlo, qhi)) in results
 
@@ -208,14 +207,11 @@ def test_results_gemma_full_set_mass_irrelevant_and_seeds_are_the_committed_reco
     """The Gemma full-set `mass` section names the seeds its record holds (heading and bullet), each head's
     separation at the end (the correct answer's change minus the most likely wrong one's), and how the two heads
     move other questions' answers (the positive head's mean, the negative head's with its interval)."""
-    from likra.experiments.records import load_record
-
-    record = load_record(RESULTS.parent / "results" / "curve-gemma3-arc" / "mass.json")
+    record = committed("curve-gemma3-arc", "mass")
     end = max(r["examples"] for r in record["summary"])
     at = {(r["head"], r["answer"]): r for r in record["summary"] if r["examples"] == end}
     seeds = listed([str(s) for s in record["seeds"]])
-    section = RESULTS.read_text(encoding="utf-8").split(FULL_SET_MASS["curve-gemma3-arc"], 1)[1].split("\n## ", 1)[0]
-    section = " ".join(section.split())
+    section = mass_section("curve-gemma3-arc")
     assert f"**Where each head moves the answers with the full set (claim f; seeds {seeds})**" in section
     bullet = "**The negative head does not lower the plausible wrong answers with the full set either**"
     assert f"{bullet} (seeds {seeds})" in section
@@ -231,9 +227,8 @@ def test_results_gemma_full_set_kinds_level_with_sft_are_the_committed_record():
     """The Gemma full-set bullet on kinds of negatives quotes SFT's end accuracy per seed (where irrelevant and
     unrelated are level with it) and unrelated - SFT with the questions, from the committed negatives record."""
     from likra.experiments.claims import difference
-    from likra.experiments.records import load_record
 
-    rec = load_record(RESULTS.parent / "results" / "curve-gemma3-arc" / "negatives.json")
+    rec = committed("curve-gemma3-arc", "negatives")
     end = max(r["examples"] for r in rec["rows"])
     sft = {r["seed"]: r["accuracy"] for r in rec["rows"] if r["examples"] == end and r["rule"] == "sft"}
     each = listed([f"{sft[s]:.3f}" for s in sorted(sft)])
@@ -241,7 +236,7 @@ def test_results_gemma_full_set_kinds_level_with_sft_are_the_committed_record():
     irr = {r["seed"]: r["accuracy"] for r in rec["rows"]
            if r["examples"] == end and r["rule"] == "likra" and r["kind"] == "irrelevant"}
     below = listed([str(s) for s in sorted(irr) if irr[s] < sft[s]])
-    results = " ".join(RESULTS.read_text(encoding="utf-8").split())
+    results = results_text()
     assert f"level with SFT ({each}: in seed {below} below it)" in results
     assert f"level with SFT ({each}; unrelated - SFT {m:+.3f}, [{qlo:.3f}, {qhi:.3f}] with the questions)" in results
 
@@ -250,12 +245,11 @@ def test_results_gemma_full_set_easiest_under_hardest_is_the_committed_record():
     """The same bullet quotes easiest against hardest, paired in the seeds that hold both: how far under, across
     those seeds and with the questions."""
     from likra.experiments.claims import difference
-    from likra.experiments.records import load_record
 
-    rec = load_record(RESULTS.parent / "results" / "curve-gemma3-arc" / "negatives.json")
+    rec = committed("curve-gemma3-arc", "negatives")
     end = max(r["examples"] for r in rec["rows"])
     (m, lo, hi), (_, qlo, qhi), _ = difference(rec, end, {"kind": "hardest"}, {"kind": "easiest"}, rule="likra")
-    results = " ".join(RESULTS.read_text(encoding="utf-8").split())
+    results = results_text()
     assert (f"and {m:.3f} under the hardest in those seeds ([{lo:.3f}, {hi:.3f}] across them, [{qlo:.3f}, "
             f"{qhi:.3f}] with the questions)") in results
 
@@ -263,12 +257,9 @@ def test_results_gemma_full_set_easiest_under_hardest_is_the_committed_record():
 def test_gemma_full_set_heading_names_the_seeds_every_record_holds():
     """The Gemma full-set section's heading names the seeds that every one of its records holds, for every kind
     of negative too: a record that lags behind the others would make the heading overstate it."""
-    from likra.experiments.records import load_record
-
-    folder = RESULTS.parent / "results" / "curve-gemma3-arc"
     held = []
     for name in ("curve", "weights", "likelihoods", "negatives", "mass"):
-        rec = load_record(folder / f"{name}.json")
+        rec = committed("curve-gemma3-arc", name)
         kinds = {r.get("kind") for r in rec["rows"]}
         held += [sorted({r["seed"] for r in rec["rows"] if r.get("kind") == k}) for k in kinds]
     common = sorted(set.intersection(*map(set, held)))
@@ -283,11 +274,9 @@ def test_results_gemma_full_set_hardest_bullet_along_the_way_is_the_committed_re
     accuracy with that kind (a) and with the random near-miss (b) at N examples in the committed record."""
     import re
 
-    from likra.experiments.records import load_record
-
-    rec = load_record(RESULTS.parent / "results" / "curve-gemma3-arc" / "negatives.json")
+    rec = committed("curve-gemma3-arc", "negatives")
     acc = {(r["seed"], r["kind"], r["examples"]): r["accuracy"] for r in rec["rows"] if r["rule"] == "likra"}
-    results = " ".join(RESULTS.read_text(encoding="utf-8").split())
+    results = results_text()
     bullet = results.split("**The hardest and easiest near-misses at seeds", 1)[1].split("Mean per-character", 1)[0]
     hardest, easiest = bullet.split("Likra on the easiest wrong choice", 1)
     pair = r"(\d\.\d{3}) against (\d\.\d{3}) at (\d+)"
